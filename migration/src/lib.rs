@@ -1,0 +1,17 @@
+//! Comptoir's database schema, as sea-orm migrations that run unchanged on SQLite and PostgreSQL.
+//!
+//! The service runs them at start-up (`comptoir serve`) or on demand (`comptoir migrate`).
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_users_and_sessions;
+
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(
+            m20261122_000001_create_users_and_sessions::Migration,
+        )]
+    }
+}

@@ -1,0 +1,194 @@
+//! The `auth` tag: register, log in and out, and the current user.
+
+use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json, types::Example};
+
+use super::{
+    ApiTags, AppState,
+    body::JsonBody,
+    error::{Failure, status::*},
+    security::BearerAuth,
+    types::{MessageResponse, UserResource},
+};
+use crate::service::{accounts::NewAccount, sessions::IssuedToken};
+use poem::web::Data;
+
+pub struct AuthApi;
+
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct RegisterRequest {
+    #[oai(validator(min_length = 1, max_length = 255))]
+    pub name: String,
+    /// Any case; stored trimmed and lower-cased.
+    #[oai(validator(min_length = 3, max_length = 254))]
+    pub email: String,
+    /// 8 characters or more, at most 72 bytes (bcrypt reads no more; longer ones are refused).
+    #[oai(validator(min_length = 8, max_length = 72))]
+    pub password: String,
+    /// When given, must equal `password`.
+    pub password_confirmation: Option<String>,
+}
+
+impl Example for RegisterRequest {
+    fn example() -> Self {
+        Self {
+            name: "Ada Lovelace".into(),
+            email: "ada@example.com".into(),
+            password: "correct horse battery".into(),
+            password_confirmation: Some("correct horse battery".into()),
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct LoginRequest {
+    #[oai(validator(min_length = 3, max_length = 254))]
+    pub email: String,
+    #[oai(validator(min_length = 1, max_length = 1024))]
+    pub password: String,
+}
+
+impl Example for LoginRequest {
+    fn example() -> Self {
+        Self {
+            email: "ada@example.com".into(),
+            password: "correct horse battery".into(),
+        }
+    }
+}
+
+/// A new access token and the account it belongs to.
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct TokenResponse {
+    /// Send it back as `Authorization: Bearer <access_token>`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the token expires.
+    pub expires_in: u64,
+    pub user: UserResource,
+}
+
+impl TokenResponse {
+    pub fn new(user: impl Into<UserResource>, token: IssuedToken) -> Self {
+        Self {
+            access_token: token.token.expose().clone(),
+            token_type: "Bearer".into(),
+            expires_in: token.expires_in.as_secs(),
+            user: user.into(),
+        }
+    }
+}
+
+impl Example for TokenResponse {
+    fn example() -> Self {
+        Self {
+            access_token: "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI0MiJ9.c2lnbmF0dXJl"
+                .into(),
+            token_type: "Bearer".into(),
+            expires_in: 3600,
+            user: UserResource::example(),
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum RegisterResponse {
+    /// The account was created; here is its first token.
+    #[oai(status = 201)]
+    Created(Json<TokenResponse>),
+}
+
+#[derive(ApiResponse)]
+pub enum LoginResponse {
+    /// The credentials matched; here is a new token.
+    #[oai(status = 200)]
+    Ok(Json<TokenResponse>),
+}
+
+#[derive(ApiResponse)]
+pub enum LogoutResponse {
+    /// The token used for this request no longer works, on any instance.
+    #[oai(status = 200)]
+    Ok(Json<MessageResponse>),
+}
+
+#[derive(ApiResponse)]
+pub enum CurrentUserResponse {
+    /// The account the token belongs to.
+    #[oai(status = 200)]
+    Ok(Json<UserResource>),
+}
+
+#[OpenApi(prefix_path = "/api", tag = "ApiTags::Auth")]
+impl AuthApi {
+    /// Register a new account
+    ///
+    /// Creates an ordinary user (role `user`) and returns an access token for it.
+    /// An email already in use, in any case, is a 422 on `email`.
+    #[oai(path = "/register", method = "post", operation_id = "account_register")]
+    async fn register(
+        &self,
+        state: Data<&AppState>,
+        body: JsonBody<RegisterRequest>,
+    ) -> Result<RegisterResponse, Failure<{ JSON_BODY | ALWAYS }>> {
+        let request = body.0;
+        let account = NewAccount::parse(
+            &request.name,
+            &request.email,
+            request.password,
+            request.password_confirmation.as_deref(),
+        )
+        .map_err(|errors| Failure::from(super::error::ApiError::validation(errors)))?;
+        let (user, token) = state.accounts.register(account).await?;
+        Ok(RegisterResponse::Created(Json(TokenResponse::new(
+            user, token,
+        ))))
+    }
+
+    /// Log in
+    ///
+    /// Exchanges an email and password for a new access token. Wrong credentials are a 422 on
+    /// `email`, with the same answer, in about the same time, whether or not the email is known.
+    #[oai(path = "/login", method = "post", operation_id = "session_create")]
+    async fn login(
+        &self,
+        state: Data<&AppState>,
+        body: JsonBody<LoginRequest>,
+    ) -> Result<LoginResponse, Failure<{ JSON_BODY | ALWAYS }>> {
+        let (user, token) = state
+            .accounts
+            .login(&body.0.email, &body.0.password)
+            .await?;
+        Ok(LoginResponse::Ok(Json(TokenResponse::new(user, token))))
+    }
+
+    /// Log out
+    ///
+    /// Revokes the token used for this request, at once and on every instance. The account's
+    /// other tokens keep working.
+    #[oai(path = "/logout", method = "post", operation_id = "session_delete")]
+    async fn logout(
+        &self,
+        auth: BearerAuth,
+        state: Data<&AppState>,
+    ) -> Result<LogoutResponse, Failure<{ UNAUTHORIZED | ALWAYS }>> {
+        state.sessions.revoke(&auth.0.session_id).await?;
+        Ok(LogoutResponse::Ok(Json(MessageResponse {
+            message: "Logged out.".into(),
+        })))
+    }
+
+    /// The current user
+    ///
+    /// The account the bearer token belongs to.
+    #[oai(path = "/user", method = "get", operation_id = "account_view")]
+    async fn current_user(
+        &self,
+        auth: BearerAuth,
+    ) -> Result<CurrentUserResponse, Failure<{ UNAUTHORIZED | ALWAYS }>> {
+        Ok(CurrentUserResponse::Ok(Json(auth.0.user.into())))
+    }
+}

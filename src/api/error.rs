@@ -1,0 +1,361 @@
+//! The one error body of the API, and how each operation declares the errors it can return.
+//!
+//! Handlers fail with [`ApiError`]. An operation's error type is [`Failure<S>`], where `S` is a
+//! set of [`status`] bits: it puts exactly those statuses, each with the [`ErrorBody`] schema,
+//! into the operation's entry in the spec, so generated clients get typed errors.
+
+use std::collections::BTreeMap;
+
+use poem::{IntoResponse, Response, http::StatusCode};
+use poem_openapi::{
+    ApiResponse, Object,
+    registry::{MetaHeader, MetaMediaType, MetaResponse, MetaResponses, Registry},
+    types::{Example, Type},
+};
+
+use crate::{domain::FieldErrors, service::ServiceError};
+
+/// The body of every error response, from a handler or from the framework.
+#[derive(Debug, Clone, Object)]
+#[oai(example)]
+pub struct ErrorBody {
+    /// What went wrong, for a person.
+    pub message: String,
+    /// What went wrong, for a program: stable across releases.
+    pub code: String,
+    /// Validation failures by field, in the Laravel style (422 only).
+    #[oai(skip_serializing_if_is_none)]
+    pub errors: Option<BTreeMap<String, Vec<String>>>,
+}
+
+impl Example for ErrorBody {
+    fn example() -> Self {
+        Self {
+            message: "The given data was invalid.".into(),
+            code: "validation_failed".into(),
+            errors: Some(BTreeMap::from([(
+                "email".into(),
+                vec!["The email field must be a valid email address.".into()],
+            )])),
+        }
+    }
+}
+
+/// An error on its way to the client.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    errors: Option<FieldErrors>,
+    allow: Option<String>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            errors: None,
+            allow: None,
+        }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn unauthenticated() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "A valid bearer token is required.",
+        )
+    }
+
+    pub fn forbidden() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "This action is unauthorized.",
+        )
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn method_not_allowed(allow: Option<String>) -> Self {
+        let mut error = Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "This method is not supported for this route.",
+        );
+        error.allow = allow;
+        error
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+
+    pub fn payload_too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "The request body is larger than 1 MiB.",
+        )
+    }
+
+    pub fn unsupported_media_type(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            message,
+        )
+    }
+
+    pub fn validation(errors: FieldErrors) -> Self {
+        let mut error = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "The given data was invalid.",
+        );
+        error.errors = Some(errors);
+        error
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "Something went wrong on our side. Quote the X-Request-Id header if you report it.",
+        )
+    }
+
+    pub fn unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            "The service is temporarily unavailable. Try again shortly.",
+        )
+    }
+
+    /// Any other status the framework produced, with a generic sentence.
+    pub fn other(status: StatusCode) -> Self {
+        Self::new(
+            status,
+            "bad_request",
+            status.canonical_reason().unwrap_or("Bad request"),
+        )
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(err: ServiceError) -> Self {
+        match err {
+            ServiceError::Validation(errors) => Self::validation(errors),
+            ServiceError::Unauthenticated => Self::unauthenticated(),
+            ServiceError::Forbidden => Self::forbidden(),
+            ServiceError::NotFound => Self::not_found("No such resource."),
+            ServiceError::Conflict { code, message } => Self::conflict(code, message),
+            ServiceError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "database unavailable");
+                Self::unavailable()
+            }
+            ServiceError::Unexpected(cause) => {
+                // `{:#}` prints the whole context chain, once, inside the request's span.
+                tracing::error!(error = format!("{cause:#}"), "request failed");
+                Self::internal()
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            message: self.message,
+            code: self.code.to_owned(),
+            errors: self.errors.map(FieldErrors::into_map),
+        };
+        let mut response = poem_openapi::payload::Json(body)
+            .with_status(self.status)
+            .into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                poem::http::header::WWW_AUTHENTICATE,
+                poem::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        if let Some(allow) = self.allow.and_then(|allow| allow.parse().ok()) {
+            response
+                .headers_mut()
+                .insert(poem::http::header::ALLOW, allow);
+        }
+        response
+    }
+}
+
+impl From<ApiError> for poem::Error {
+    fn from(err: ApiError) -> Self {
+        poem::Error::from_response(err.into_response())
+    }
+}
+
+/// Bits naming the error statuses an operation declares; combine them with `|`.
+pub mod status {
+    pub const BAD_REQUEST: u32 = 1 << 0;
+    pub const UNAUTHORIZED: u32 = 1 << 1;
+    pub const FORBIDDEN: u32 = 1 << 2;
+    pub const NOT_FOUND: u32 = 1 << 3;
+    pub const CONFLICT: u32 = 1 << 4;
+    pub const PAYLOAD_TOO_LARGE: u32 = 1 << 5;
+    pub const UNSUPPORTED_MEDIA_TYPE: u32 = 1 << 6;
+    pub const UNPROCESSABLE: u32 = 1 << 7;
+    pub const INTERNAL: u32 = 1 << 8;
+    pub const UNAVAILABLE: u32 = 1 << 9;
+
+    /// Any operation that reaches the database.
+    pub const ALWAYS: u32 = INTERNAL | UNAVAILABLE;
+    /// Any operation that reads a JSON body.
+    pub const JSON_BODY: u32 =
+        BAD_REQUEST | PAYLOAD_TOO_LARGE | UNSUPPORTED_MEDIA_TYPE | UNPROCESSABLE;
+}
+
+struct Declared {
+    bit: u32,
+    status: u16,
+    description: &'static str,
+    header: Option<(&'static str, &'static str)>,
+}
+
+const DECLARED: [Declared; 10] = [
+    Declared {
+        bit: status::BAD_REQUEST,
+        status: 400,
+        description: "Malformed request: the body is not JSON, or a path parameter is not a number.",
+        header: None,
+    },
+    Declared {
+        bit: status::UNAUTHORIZED,
+        status: 401,
+        description: "Missing, invalid, expired or revoked bearer token.",
+        header: Some(("WWW-Authenticate", "Always `Bearer`.")),
+    },
+    Declared {
+        bit: status::FORBIDDEN,
+        status: 403,
+        description: "Authenticated, but this collection is for admins only.",
+        header: None,
+    },
+    Declared {
+        bit: status::NOT_FOUND,
+        status: 404,
+        description: "No such resource, or not yours.",
+        header: None,
+    },
+    Declared {
+        bit: status::CONFLICT,
+        status: 409,
+        description: "The request conflicts with the resource's current state.",
+        header: None,
+    },
+    Declared {
+        bit: status::PAYLOAD_TOO_LARGE,
+        status: 413,
+        description: "The body is larger than 1 MiB.",
+        header: None,
+    },
+    Declared {
+        bit: status::UNSUPPORTED_MEDIA_TYPE,
+        status: 415,
+        description: "The body is not `application/json`.",
+        header: None,
+    },
+    Declared {
+        bit: status::UNPROCESSABLE,
+        status: 422,
+        description: "Validation failed: `errors` has one entry per bad field.",
+        header: None,
+    },
+    Declared {
+        bit: status::INTERNAL,
+        status: 500,
+        description: "Unexpected failure; the log has the details under the request id.",
+        header: None,
+    },
+    Declared {
+        bit: status::UNAVAILABLE,
+        status: 503,
+        description: "The database cannot be reached right now.",
+        header: None,
+    },
+];
+
+/// The errors an operation can return: `S` is a union of [`status`] bits.
+pub struct Failure<const S: u32>(ApiError);
+
+impl<const S: u32> From<ApiError> for Failure<S> {
+    fn from(err: ApiError) -> Self {
+        debug_assert!(
+            DECLARED
+                .iter()
+                .any(|declared| declared.bit & S != 0 && declared.status == err.status.as_u16()),
+            "status {} is not declared by this operation",
+            err.status
+        );
+        Self(err)
+    }
+}
+
+impl<const S: u32> From<ServiceError> for Failure<S> {
+    fn from(err: ServiceError) -> Self {
+        ApiError::from(err).into()
+    }
+}
+
+impl<const S: u32> From<Failure<S>> for poem::Error {
+    fn from(failure: Failure<S>) -> Self {
+        failure.0.into()
+    }
+}
+
+impl<const S: u32> ApiResponse for Failure<S> {
+    fn meta() -> MetaResponses {
+        let responses = DECLARED
+            .iter()
+            .filter(|declared| declared.bit & S != 0)
+            .map(|declared| MetaResponse {
+                description: declared.description,
+                status: Some(declared.status),
+                status_range: None,
+                content: vec![MetaMediaType {
+                    content_type: "application/json; charset=utf-8",
+                    schema: ErrorBody::schema_ref(),
+                }],
+                headers: declared
+                    .header
+                    .map(|(name, description)| MetaHeader {
+                        name: name.to_owned(),
+                        description: Some(description.to_owned()),
+                        required: true,
+                        deprecated: false,
+                        schema: String::schema_ref(),
+                    })
+                    .into_iter()
+                    .collect(),
+            })
+            .collect();
+        MetaResponses { responses }
+    }
+
+    fn register(registry: &mut Registry) {
+        ErrorBody::register(registry);
+    }
+}

@@ -1,0 +1,59 @@
+//! The `health` tag: whether this instance can serve, for load balancers and people.
+
+use std::time::Duration;
+
+use poem::web::Data;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi, payload::Json};
+
+use super::{ApiTags, AppState};
+
+pub struct HealthApi;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum ComponentStatus {
+    Ok,
+    Unavailable,
+}
+
+#[derive(Debug, Object)]
+pub struct Health {
+    /// `ok` when every component is.
+    pub status: ComponentStatus,
+    pub database: ComponentStatus,
+}
+
+#[derive(ApiResponse)]
+pub enum HealthResponse {
+    /// Ready to serve.
+    #[oai(status = 200)]
+    Ok(Json<Health>),
+    /// The database does not answer; this instance cannot serve requests that need it.
+    #[oai(status = 503)]
+    Unavailable(Json<Health>),
+}
+
+#[OpenApi(tag = "ApiTags::Health")]
+impl HealthApi {
+    /// Health check
+    ///
+    /// Pings the database. Needs no token.
+    #[oai(path = "/health", method = "get", operation_id = "health_view")]
+    async fn health(&self, state: Data<&AppState>) -> HealthResponse {
+        let reachable = tokio::time::timeout(Duration::from_secs(2), state.db.ping())
+            .await
+            .is_ok_and(|ping| ping.is_ok());
+        if reachable {
+            HealthResponse::Ok(Json(Health {
+                status: ComponentStatus::Ok,
+                database: ComponentStatus::Ok,
+            }))
+        } else {
+            tracing::warn!("health check: database unreachable");
+            HealthResponse::Unavailable(Json(Health {
+                status: ComponentStatus::Unavailable,
+                database: ComponentStatus::Unavailable,
+            }))
+        }
+    }
+}

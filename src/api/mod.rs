@@ -1,0 +1,129 @@
+//! The HTTP surface: poem-openapi operations (one file per tag), the documents that describe
+//! them, and the middleware around them.
+
+mod auth;
+mod body;
+mod error;
+mod health;
+mod middleware;
+mod security;
+mod types;
+
+use std::sync::Arc;
+
+use poem::{Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Route, get, handler, web::Redirect};
+use poem_openapi::{LicenseObject, OpenApiService, Tags};
+use sea_orm::DatabaseConnection;
+
+use crate::service::{accounts::Accounts, sessions::Sessions};
+pub use error::ErrorBody;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub sessions: Sessions,
+    pub accounts: Accounts,
+}
+
+#[derive(Tags)]
+#[oai(rename_all = "lowercase")]
+enum ApiTags {
+    /// Registration, login, logout and the current user.
+    Auth,
+    /// Whether the service can serve.
+    Health,
+}
+
+type Api = (auth::AuthApi, health::HealthApi);
+
+const DESCRIPTION: &str = "\
+Comptoir runs a shop's user accounts and orders.
+
+* Authenticate with `POST /api/register` or `POST /api/login`, then send the token as \
+`Authorization: Bearer <access_token>` (the **Authorize** button in Swagger UI).
+* Every error has one JSON shape: `{\"message\", \"code\", \"errors\"}`; `errors` maps each \
+bad field to its messages, on 422 only.
+* Timestamps are RFC 3339 in UTC. Every response carries an `X-Request-Id` header.";
+
+fn openapi() -> OpenApiService<Api, ()> {
+    OpenApiService::new(
+        (auth::AuthApi, health::HealthApi),
+        "Comptoir",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(DESCRIPTION)
+    .license(LicenseObject::new("MIT").url("https://opensource.org/license/mit"))
+    .server("/")
+}
+
+/// The OpenAPI document as JSON, exactly as `/openapi.json` serves it.
+pub fn spec_json() -> String {
+    let mut spec = openapi().spec();
+    spec.push('\n');
+    spec
+}
+
+/// The OpenAPI document as YAML, exactly as `/openapi.yaml` serves it.
+pub fn spec_yaml() -> String {
+    openapi().spec_yaml()
+}
+
+#[handler]
+fn to_docs() -> Redirect {
+    Redirect::see_other("/docs")
+}
+
+/// Every route of the service, wrapped in the middleware that gives each request an id, a log
+/// line and JSON errors.
+pub fn app(state: AppState) -> impl Endpoint {
+    let api = openapi();
+    let spec: serde_json::Value = serde_json::from_str(&spec_json()).unwrap_or_default();
+    let mut routes: Vec<(String, Vec<String>)> = spec["paths"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(path, operations)| {
+            let methods = operations
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(method, _)| method.to_uppercase())
+                .collect();
+            (path.clone(), methods)
+        })
+        .collect();
+    for path in ["/", "/docs", "/openapi.json", "/openapi.yaml"] {
+        routes.push((path.to_owned(), vec!["GET".to_owned()]));
+    }
+    let allowed = Arc::new(middleware::AllowedMethods::new(routes));
+
+    let json = spec_json();
+    let yaml = spec_yaml();
+    let docs = api.swagger_ui();
+    // Mounted twice without stripping, so that its paths stay exactly as the spec says and
+    // `/` stays free for the redirect.
+    let api = Arc::new(api.into_endpoint());
+    Route::new()
+        .at("/", get(to_docs))
+        .nest("/docs", docs)
+        .at(
+            "/openapi.json",
+            get(poem::endpoint::make_sync(move |_| {
+                json.clone()
+                    .with_content_type("application/json; charset=utf-8")
+            })),
+        )
+        .at(
+            "/openapi.yaml",
+            get(poem::endpoint::make_sync(move |_| {
+                yaml.clone()
+                    .with_content_type("application/yaml; charset=utf-8")
+            })),
+        )
+        .nest_no_strip("/api", api.clone())
+        .nest_no_strip("/health", api)
+        .data(state)
+        .around(move |endpoint, request| middleware::observe(endpoint, request, allowed.clone()))
+        .map_to_response()
+}

@@ -1,0 +1,153 @@
+//! Types shared by several tags: timestamps, users and plain messages.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use poem_openapi::{
+    Enum, Object,
+    registry::{MetaSchema, MetaSchemaRef},
+    types::{Example, ParseError, ParseFromJSON, ParseResult, ToJSON, Type},
+};
+use serde_json::Value;
+
+use crate::domain::{Role, User};
+
+/// An instant in UTC, written as RFC 3339 with a `Z`: `2026-11-22T10:00:00Z`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timestamp(pub DateTime<Utc>);
+
+impl Type for Timestamp {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "string_date-time".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format("string", "date-time")))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ToJSON for Timestamp {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(
+            self.0.to_rfc3339_opts(SecondsFormat::Secs, true),
+        ))
+    }
+}
+
+impl ParseFromJSON for Timestamp {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value {
+            Some(Value::String(text)) => DateTime::parse_from_rfc3339(&text)
+                .map(|time| Self(time.with_timezone(&Utc)))
+                .map_err(|err| ParseError::custom(err.to_string())),
+            other => Err(ParseError::expected_type(other.unwrap_or_default())),
+        }
+    }
+}
+
+impl From<DateTime<Utc>> for Timestamp {
+    fn from(time: DateTime<Utc>) -> Self {
+        Self(time)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum RoleName {
+    User,
+    Admin,
+}
+
+impl From<Role> for RoleName {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::User => Self::User,
+            Role::Admin => Self::Admin,
+        }
+    }
+}
+
+impl From<RoleName> for Role {
+    fn from(role: RoleName) -> Self {
+        match role {
+            RoleName::User => Self::User,
+            RoleName::Admin => Self::Admin,
+        }
+    }
+}
+
+/// An account. Never carries a password or its hash.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "User", example)]
+pub struct UserResource {
+    pub id: i64,
+    pub name: String,
+    /// Trimmed and lower-cased; unique regardless of case.
+    pub email: String,
+    pub role: RoleName,
+    #[oai(nullable)]
+    pub email_verified_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl From<User> for UserResource {
+    fn from(user: User) -> Self {
+        Self {
+            id: user.id,
+            name: user.name,
+            email: user.email,
+            role: user.role.into(),
+            email_verified_at: user.email_verified_at.map(Timestamp),
+            created_at: user.created_at.into(),
+            updated_at: user.updated_at.into(),
+        }
+    }
+}
+
+pub fn example_time() -> Timestamp {
+    Timestamp(DateTime::from_timestamp(1_795_860_000, 0).unwrap_or_default())
+}
+
+impl Example for UserResource {
+    fn example() -> Self {
+        Self {
+            id: 42,
+            name: "Ada Lovelace".into(),
+            email: "ada@example.com".into(),
+            role: RoleName::User,
+            email_verified_at: None,
+            created_at: example_time(),
+            updated_at: example_time(),
+        }
+    }
+}
+
+/// A confirmation for a person to read.
+#[derive(Debug, Clone, Object)]
+#[oai(example)]
+pub struct MessageResponse {
+    pub message: String,
+}
+
+impl Example for MessageResponse {
+    fn example() -> Self {
+        Self {
+            message: "Logged out.".into(),
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! Table rows as sea-orm sees them. API types and domain types are separate on purpose.
+
+pub mod sessions;
+pub mod users;

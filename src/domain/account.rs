@@ -1,0 +1,214 @@
+//! Accounts: names, email addresses, passwords and roles.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::Secret;
+
+/// A display name: trimmed, 1 to 255 characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Name(String);
+
+impl Name {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let name = raw.trim();
+        if name.is_empty() {
+            return Err("The name field is required.".into());
+        }
+        if name.chars().count() > 255 {
+            return Err("The name field must not be greater than 255 characters.".into());
+        }
+        if name.chars().any(char::is_control) {
+            return Err("The name field must not contain control characters.".into());
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An email address, trimmed and lower-cased so that comparisons ignore case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        const INVALID: &str = "The email field must be a valid email address.";
+        let email = raw.trim().to_lowercase();
+        if email.is_empty() {
+            return Err("The email field is required.".into());
+        }
+        if email.len() > 254 {
+            return Err("The email field must not be greater than 254 characters.".into());
+        }
+        let Some((local, domain)) = email.rsplit_once('@') else {
+            return Err(INVALID.into());
+        };
+        let domain_ok = domain.split('.').count() >= 2
+            && domain.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+            });
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && !local.contains('@')
+            && !local.starts_with('.')
+            && !local.ends_with('.')
+            && !local.contains("..")
+            && local
+                .chars()
+                .all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
+        if domain_ok && local_ok {
+            Ok(Self(email))
+        } else {
+            Err(INVALID.into())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A new password: 8 characters or more, and at most 72 bytes, which is all bcrypt reads.
+/// Longer ones are refused rather than silently cut.
+#[derive(Clone)]
+pub struct Password(Secret<String>);
+
+impl Password {
+    pub fn parse(raw: String) -> Result<Self, String> {
+        if raw.chars().count() < 8 {
+            return Err("The password field must be at least 8 characters.".into());
+        }
+        if raw.len() > 72 {
+            return Err("The password field must not be greater than 72 bytes.".into());
+        }
+        Ok(Self(Secret::new(raw)))
+    }
+
+    /// A new password together with its optional confirmation, errors keyed by field.
+    pub fn parse_confirmed(raw: String, confirmation: Option<&str>) -> Result<Self, String> {
+        if confirmation.is_some_and(|confirmation| confirmation != raw) {
+            return Err("The password field confirmation does not match.".into());
+        }
+        Self::parse(raw)
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose()
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password([redacted])")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    User,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Admin => "admin",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw {
+            "user" => Ok(Self::User),
+            "admin" => Ok(Self::Admin),
+            _ => Err("The selected role is invalid.".into()),
+        }
+    }
+}
+
+/// An account as the rest of the service sees it: never with its password hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+    pub email_verified_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl User {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_trimmed_and_lower_cased() {
+        assert_eq!(
+            Email::parse("  Ada@Example.COM ").unwrap().as_str(),
+            "ada@example.com"
+        );
+    }
+
+    #[test]
+    fn malformed_emails_are_refused() {
+        for raw in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a b@example.com",
+            "ada@@example.com",
+            "ada@exa_mple.com",
+            ".ada@example.com",
+        ] {
+            assert!(Email::parse(raw).is_err(), "{raw}");
+        }
+    }
+
+    #[test]
+    fn passwords_between_8_characters_and_72_bytes_are_accepted() {
+        assert!(Password::parse("1234567".into()).is_err());
+        assert!(Password::parse("12345678".into()).is_ok());
+        assert!(Password::parse("x".repeat(72)).is_ok());
+        assert!(Password::parse("x".repeat(73)).is_err());
+        // 8 characters but 24 bytes: the character count is what users see.
+        assert!(Password::parse("éééééééé".into()).is_ok());
+        // 37 two-byte characters are 74 bytes: refused, never cut.
+        assert!(Password::parse("é".repeat(37)).is_err());
+    }
+
+    #[test]
+    fn a_confirmation_must_match_when_given() {
+        assert!(Password::parse_confirmed("password1".into(), Some("password2")).is_err());
+        assert!(Password::parse_confirmed("password1".into(), Some("password1")).is_ok());
+        assert!(Password::parse_confirmed("password1".into(), None).is_ok());
+    }
+
+    #[test]
+    fn passwords_do_not_show_in_debug_output() {
+        let password = Password::parse("hunter2hunter2".into()).unwrap();
+        assert!(!format!("{password:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,9 @@
+//! Comptoir: a REST API for a shop's user accounts and orders.
+
+pub mod api;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod service;
+pub mod startup;
+pub mod telemetry;

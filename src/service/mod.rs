@@ -1,0 +1,29 @@
+//! Use cases: accounts, sessions and the rest. Nothing here knows about HTTP.
+
+pub mod accounts;
+pub mod error;
+pub mod password_hasher;
+pub mod sessions;
+
+use chrono::{DateTime, SubsecRound, Utc};
+
+pub use error::ServiceError;
+
+/// The current time at whole seconds: what is stored is exactly what the API shows, and
+/// SQLite's text timestamps keep one width, so they compare correctly.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(0)
+}
+
+/// `count` random bytes as lower-case hex.
+pub fn random_hex(count: usize) -> String {
+    use std::fmt::Write;
+    let mut bytes = vec![0_u8; count];
+    rand::fill(&mut bytes[..]);
+    bytes
+        .iter()
+        .fold(String::with_capacity(count * 2), |mut out, byte| {
+            let _ = write!(out, "{byte:02x}");
+            out
+        })
+}

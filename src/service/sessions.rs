@@ -1,0 +1,152 @@
+//! Access tokens: HS256 JWTs whose `jti` is a row in `sessions`, so that one can be revoked
+//! before it expires, at once and on every instance that shares the database.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    EntityTrait, JoinType, QueryFilter, QuerySelect, RelationTrait, sea_query::Expr,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{ServiceError, accounts::user_from_row, now, random_hex};
+use crate::{
+    config::{Secret, TokenSettings},
+    db::entities::{sessions, users},
+    domain::User,
+};
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    jti: String,
+    iat: i64,
+    exp: i64,
+}
+
+/// A freshly signed access token.
+#[derive(Debug)]
+pub struct IssuedToken {
+    pub token: Secret<String>,
+    pub expires_in: Duration,
+}
+
+/// Who a valid token belongs to, and which session it is.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub user: User,
+    pub session_id: String,
+}
+
+#[derive(Clone)]
+pub struct Sessions {
+    db: DatabaseConnection,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    ttl: Duration,
+}
+
+impl Sessions {
+    pub fn new(db: DatabaseConnection, settings: &TokenSettings) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        // `exp` is checked to the second: a token is dead when the server says so.
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        Self {
+            db,
+            encoding: EncodingKey::from_secret(settings.secret.expose()),
+            decoding: DecodingKey::from_secret(settings.secret.expose()),
+            validation,
+            ttl: settings.ttl,
+        }
+    }
+
+    /// Records a session for `user_id` on `conn` (which may be a transaction) and signs its token.
+    pub async fn issue(
+        &self,
+        conn: &impl ConnectionTrait,
+        user_id: i64,
+    ) -> Result<IssuedToken, ServiceError> {
+        let issued_at = now();
+        let expires_at = issued_at
+            + chrono::Duration::from_std(self.ttl).context("token lifetime out of range")?;
+        let jti = random_hex(16);
+        sessions::ActiveModel {
+            jti: Set(jti.clone()),
+            user_id: Set(user_id),
+            issued_at: Set(issued_at),
+            expires_at: Set(expires_at),
+            ..Default::default()
+        }
+        .insert(conn)
+        .await?;
+        let claims = Claims {
+            sub: user_id.to_string(),
+            jti,
+            iat: issued_at.timestamp(),
+            exp: expires_at.timestamp(),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .context("signing an access token")?;
+        Ok(IssuedToken {
+            token: Secret::new(token),
+            expires_in: self.ttl,
+        })
+    }
+
+    /// Accepts a token only when its signature, algorithm and expiry hold and its session row
+    /// is live; one query fetches the session and its user together.
+    pub async fn authenticate(&self, token: &str) -> Result<Authenticated, ServiceError> {
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|_| ServiceError::Unauthenticated)?
+            .claims;
+        let user_id: i64 = claims
+            .sub
+            .parse()
+            .map_err(|_| ServiceError::Unauthenticated)?;
+        let row = users::Entity::find()
+            .join(JoinType::InnerJoin, users::Relation::Sessions.def())
+            .filter(sessions::Column::Jti.eq(&claims.jti))
+            .filter(sessions::Column::UserId.eq(user_id))
+            .filter(sessions::Column::RevokedAt.is_null())
+            .filter(sessions::Column::ExpiresAt.gt(now()))
+            .one(&self.db)
+            .await?
+            .ok_or(ServiceError::Unauthenticated)?;
+        Ok(Authenticated {
+            user: user_from_row(row),
+            session_id: claims.jti,
+        })
+    }
+
+    /// Kills one session.
+    pub async fn revoke(&self, session_id: &str) -> Result<(), ServiceError> {
+        sessions::Entity::update_many()
+            .col_expr(sessions::Column::RevokedAt, Expr::value(now()))
+            .filter(sessions::Column::Jti.eq(session_id))
+            .filter(sessions::Column::RevokedAt.is_null())
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Kills every live session of a user but `keep`, on `conn` (which may be a transaction).
+    pub async fn revoke_all(
+        conn: &impl ConnectionTrait,
+        user_id: i64,
+        keep: Option<&str>,
+    ) -> Result<(), ServiceError> {
+        let mut update = sessions::Entity::update_many()
+            .col_expr(sessions::Column::RevokedAt, Expr::value(now()))
+            .filter(sessions::Column::UserId.eq(user_id))
+            .filter(sessions::Column::RevokedAt.is_null());
+        if let Some(keep) = keep {
+            update = update.filter(sessions::Column::Jti.ne(keep));
+        }
+        update.exec(conn).await?;
+        Ok(())
+    }
+}

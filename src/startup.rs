@@ -1,0 +1,111 @@
+//! Builds the application from its settings, binds, serves, and shuts down gracefully.
+
+use std::{net::SocketAddr, time::Duration};
+
+use anyhow::Context;
+use poem::{
+    Server,
+    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
+};
+use sea_orm::DatabaseConnection;
+
+use crate::{
+    api::{self, AppState},
+    config::Config,
+    db,
+    service::{accounts::Accounts, password_hasher::PasswordHasher, sessions::Sessions},
+};
+
+/// A bound, migrated, ready-to-serve instance.
+pub struct Application {
+    acceptor: TcpAcceptor,
+    address: SocketAddr,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects to the database, runs pending migrations and binds the listener.
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        if config.tokens.secret_is_random {
+            tracing::warn!(
+                "JWT_SECRET is not set: using a random secret, so tokens die with this process \
+                 and are refused by other instances"
+            );
+        }
+        let db = db::connect(&config.database)
+            .await
+            .context("connecting to the database (DATABASE_URL)")?;
+        db::migrate(&db)
+            .await
+            .context("running database migrations")?;
+        let state = build_state(config, db).await?;
+        let acceptor = TcpListener::bind(config.bind_addr)
+            .into_acceptor()
+            .await
+            .with_context(|| format!("binding {} (BIND_ADDR)", config.bind_addr))?;
+        let address = acceptor
+            .local_addr()
+            .first()
+            .and_then(|addr| addr.as_socket_addr().copied())
+            .context("the listener has no address")?;
+        Ok(Self {
+            acceptor,
+            address,
+            state,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+        tracing::info!(address = %self.address, "serving; Swagger UI at http://{}/docs", self.address);
+        Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(
+                api::app(self.state),
+                shutdown,
+                Some(Duration::from_secs(30)),
+            )
+            .await
+            .context("serving HTTP")
+    }
+}
+
+async fn build_state(config: &Config, db: DatabaseConnection) -> anyhow::Result<AppState> {
+    let hasher = PasswordHasher::new(config.bcrypt_cost).await?;
+    let sessions = Sessions::new(db.clone(), &config.tokens);
+    let accounts = Accounts::new(db.clone(), hasher, sessions.clone());
+    Ok(AppState {
+        db,
+        sessions,
+        accounts,
+    })
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
