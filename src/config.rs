@@ -147,10 +147,10 @@ impl Config {
         };
 
         let smtp_url = get("SMTP_URL").map(|url| url.trim().to_owned());
-        if let Some(url) = &smtp_url {
-            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
-                return Err(invalid("SMTP_URL", "must start with smtp:// or smtps://"));
-            }
+        if let Some(url) = &smtp_url
+            && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
+        {
+            return Err(invalid("SMTP_URL", "must start with smtp:// or smtps://"));
         }
         let from = get("MAIL_FROM")
             .unwrap_or_else(|| "Comptoir <no-reply@localhost>".to_owned())

@@ -62,11 +62,11 @@ fn main() -> ExitCode {
     }
 
     // A missing .env is normal; a malformed one is worth stopping for.
-    if let Err(err) = dotenvy::dotenv() {
-        if !err.not_found() {
-            eprintln!("comptoir: .env: {err}");
-            return ExitCode::from(2);
-        }
+    if let Err(err) = dotenvy::dotenv()
+        && !err.not_found()
+    {
+        eprintln!("comptoir: .env: {err}");
+        return ExitCode::from(2);
     }
     let config = match Config::from_env() {
         Ok(config) => config,
@@ -85,17 +85,15 @@ fn main() -> ExitCode {
         }
     };
     let outcome = runtime.block_on(async {
-        match command {
-            Command::Migrate => {
-                let db = db::connect(&config.database).await?;
-                db::migrate(&db).await?;
-                tracing::info!("migrations are up to date");
-                Ok(())
-            }
-            _ => {
-                let app = startup::Application::build(&config).await?;
-                app.run_until(startup::shutdown_signal()).await
-            }
+        if let Command::Migrate = command {
+            let db = db::connect(&config.database).await?;
+            db::migrate(&db).await?;
+            tracing::info!("migrations are up to date");
+            Ok(())
+        } else {
+            let shutdown = startup::shutdown_signal()?;
+            let app = startup::Application::build(&config).await?;
+            app.run_until(shutdown).await
         }
     });
     match outcome {

@@ -72,7 +72,7 @@ pub struct TokenResponse {
 }
 
 impl TokenResponse {
-    pub fn new(user: impl Into<UserResource>, token: IssuedToken) -> Self {
+    pub fn new(user: impl Into<UserResource>, token: &IssuedToken) -> Self {
         Self {
             access_token: token.token.expose().clone(),
             token_type: "Bearer".into(),
@@ -144,7 +144,7 @@ impl AuthApi {
         .map_err(|errors| Failure::from(super::error::ApiError::validation(errors)))?;
         let (user, token) = state.accounts.register(account).await?;
         Ok(RegisterResponse::Created(Json(TokenResponse::new(
-            user, token,
+            user, &token,
         ))))
     }
 
@@ -162,7 +162,7 @@ impl AuthApi {
             .accounts
             .login(&body.0.email, &body.0.password)
             .await?;
-        Ok(LoginResponse::Ok(Json(TokenResponse::new(user, token))))
+        Ok(LoginResponse::Ok(Json(TokenResponse::new(user, &token))))
     }
 
     /// Log out

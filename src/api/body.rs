@@ -137,6 +137,8 @@ fn check(
         "array" => check_array(value, schema, path, registry, errors),
         "string" => check_string(value, schema, field, &label, errors),
         "integer" => match value.as_i64() {
+            // Bounds in this API are far below 2^52, where f64 stops being exact.
+            #[allow(clippy::cast_precision_loss)]
             Some(number) => check_range(number as f64, schema, field, &label, errors),
             None => errors.add(field, format!("The {label} field must be an integer.")),
         },
@@ -189,9 +191,10 @@ fn check_object(
             .find(|(property, _)| property == name)
         {
             Some((_, property)) => check(item, property, &child(name), registry, errors),
-            None => match &schema.additional_properties {
-                Some(additional) => check(item, additional, &child(name), registry, errors),
-                None => {
+            None => {
+                if let Some(additional) = &schema.additional_properties {
+                    check(item, additional, &child(name), registry, errors);
+                } else {
                     let field = child(name);
                     errors.add(
                         &field,
@@ -201,7 +204,7 @@ fn check_object(
                         ),
                     );
                 }
-            },
+            }
         }
     }
 }
@@ -277,10 +280,10 @@ fn check_string(
             format!("The {label} field must not be greater than {max} characters."),
         );
     }
-    if let Some(pattern) = &schema.pattern {
-        if !matches_pattern(pattern, text) {
-            errors.add(field, format!("The {label} field format is invalid."));
-        }
+    if let Some(pattern) = &schema.pattern
+        && !matches_pattern(pattern, text)
+    {
+        errors.add(field, format!("The {label} field format is invalid."));
     }
 }
 

@@ -170,7 +170,7 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::Unexpected(cause) => {
                 // `{:#}` prints the whole context chain, once, inside the request's span.
-                tracing::error!(error = format!("{cause:#}"), "request failed");
+                tracing::error!(error = format!("{cause:#}"), "unexpected error");
                 Self::internal()
             }
         }

@@ -1,0 +1,165 @@
+//! One JSON error body everywhere: from handlers and from the framework alike.
+
+use reqwest::{Method, StatusCode};
+use sea_orm::ConnectionTrait;
+use serde_json::json;
+
+use crate::helpers::{captured_logs, spawn_app, unique_email};
+
+#[tokio::test]
+async fn malformed_json_is_a_400() {
+    let app = spawn_app().await;
+    let reply = app
+        .send(
+            app.request(Method::POST, "/api/login")
+                .header("content-type", "application/json")
+                .body("{\"email\": "),
+        )
+        .await;
+    reply.assert_error(400, "malformed_json");
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_an_object_is_a_422() {
+    let app = spawn_app().await;
+    let reply = app
+        .post("/api/login", None, json!(["ada@example.com"]))
+        .await;
+    reply.assert_error(422, "validation_failed");
+    assert_eq!(reply.error_fields(), ["body"]);
+}
+
+#[tokio::test]
+async fn a_wrong_or_missing_content_type_is_a_415() {
+    let app = spawn_app().await;
+    let body = r#"{"email": "ada@example.com", "password": "password-1"}"#;
+    let reply = app
+        .send(
+            app.request(Method::POST, "/api/login")
+                .header("content-type", "text/plain")
+                .body(body),
+        )
+        .await;
+    reply.assert_error(415, "unsupported_media_type");
+    let reply = app
+        .send(app.request(Method::POST, "/api/login").body(body))
+        .await;
+    reply.assert_error(415, "unsupported_media_type");
+}
+
+#[tokio::test]
+async fn a_body_over_one_mebibyte_is_a_413() {
+    let app = spawn_app().await;
+    let name = "x".repeat(1024 * 1024);
+    let reply = app
+        .post(
+            "/api/register",
+            None,
+            json!({"name": name, "email": unique_email("big"), "password": "password-1"}),
+        )
+        .await;
+    reply.assert_error(413, "payload_too_large");
+
+    // Without a Content-Length, the limit holds while reading.
+    let chunks = futures_chunks(1100);
+    let reply = app
+        .send(
+            app.request(Method::POST, "/api/register")
+                .header("content-type", "application/json")
+                .body(reqwest::Body::wrap_stream(chunks)),
+        )
+        .await;
+    reply.assert_error(413, "payload_too_large");
+}
+
+/// A streamed body of `kib` KiB of spaces, sent chunked.
+fn futures_chunks(kib: usize) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> {
+    futures_util::stream::iter((0..kib).map(|_| Ok(vec![b' '; 1024])))
+}
+
+#[tokio::test]
+async fn an_unknown_route_is_a_json_404() {
+    let app = spawn_app().await;
+    app.get("/api/nothing-here", None)
+        .await
+        .assert_error(404, "not_found");
+    app.get("/nothing-here", None)
+        .await
+        .assert_error(404, "not_found");
+}
+
+#[tokio::test]
+async fn a_wrong_method_is_a_405_with_allow() {
+    let app = spawn_app().await;
+    let reply = app.call(Method::DELETE, "/api/login", None, None).await;
+    reply.assert_error(405, "method_not_allowed");
+    assert_eq!(reply.header("allow"), Some("POST"));
+    let reply = app.call(Method::PUT, "/api/user", None, None).await;
+    assert_eq!(reply.header("allow"), Some("GET"));
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id() {
+    let app = spawn_app().await;
+    let generated = app.get("/health", None).await;
+    let id = generated.header("x-request-id").unwrap();
+    assert_eq!(id.len(), 32);
+
+    let echoed = app
+        .send(
+            app.request(Method::GET, "/api/user")
+                .header("x-request-id", "client-42"),
+        )
+        .await;
+    assert_eq!(echoed.header("x-request-id"), Some("client-42"));
+
+    let replaced = app
+        .send(
+            app.request(Method::GET, "/nowhere")
+                .header("x-request-id", "bad id\twith spaces"),
+        )
+        .await;
+    assert_ne!(replaced.header("x-request-id"), Some("bad id\twith spaces"));
+    assert_eq!(replaced.header("x-request-id").unwrap().len(), 32);
+}
+
+#[tokio::test]
+async fn an_unexpected_failure_is_a_500_that_tells_nothing_and_logs_the_cause() {
+    let app = spawn_app().await;
+    app.db()
+        .await
+        .execute_unprepared("DROP TABLE sessions")
+        .await
+        .unwrap();
+    let reply = app
+        .send(
+            app.request(Method::POST, "/api/register")
+                .header("x-request-id", "boom-1234")
+                .json(&json!({"name": "Ada", "email": unique_email("boom"), "password": "password-1"})),
+        )
+        .await;
+    reply.assert_error(500, "internal_error");
+    let text = reply.body.to_string();
+    assert!(
+        !text.contains("sessions") && !text.to_lowercase().contains("sql"),
+        "{text}"
+    );
+
+    let logs = captured_logs();
+    let line = logs
+        .lines()
+        .find(|line| line.contains("boom-1234") && line.contains("\"unexpected error\""))
+        .expect("the failure is logged with its request id");
+    assert!(
+        line.contains("sessions"),
+        "the cause chain is in the log: {line}"
+    );
+}
+
+#[tokio::test]
+async fn health_reports_the_database() {
+    let app = spawn_app().await;
+    let reply = app.get("/health", None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body, json!({"status": "ok", "database": "ok"}));
+}

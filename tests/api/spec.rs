@@ -1,0 +1,115 @@
+//! The OpenAPI document: committed, served, and complete enough to generate typed clients.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::spawn_app;
+
+const COMMITTED: &str = include_str!("../../openapi/openapi.json");
+
+#[test]
+fn the_committed_spec_is_what_the_code_produces() {
+    assert!(
+        COMMITTED == comptoir::api::spec_json(),
+        "openapi/openapi.json is out of date: run `make spec` and commit the result"
+    );
+}
+
+#[tokio::test]
+async fn the_live_spec_and_swagger_ui_are_served() {
+    let app = spawn_app().await;
+    let json = app
+        .client
+        .get(format!("{}/openapi.json", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json.status(), StatusCode::OK);
+    assert!(
+        json.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    assert_eq!(json.text().await.unwrap(), COMMITTED);
+
+    let yaml = app
+        .client
+        .get(format!("{}/openapi.yaml", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(yaml.status(), StatusCode::OK);
+    assert_eq!(yaml.text().await.unwrap(), comptoir::api::spec_yaml());
+
+    let docs = app
+        .client
+        .get(format!("{}/docs", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(docs.status(), StatusCode::OK);
+    let html = docs.text().await.unwrap();
+    assert!(html.contains("SwaggerUIBundle") && html.contains("BearerAuth"));
+
+    let root = app
+        .client
+        .get(format!("{}/", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert!(root.status().is_redirection());
+    assert_eq!(root.headers()["location"], "/docs");
+}
+
+#[test]
+fn every_operation_has_an_id_one_tag_a_summary_and_typed_responses() {
+    let spec: Value = serde_json::from_str(COMMITTED).unwrap();
+    assert_eq!(spec["servers"][0]["url"], "/");
+    assert_eq!(spec["info"]["version"], env!("CARGO_PKG_VERSION"));
+    let mut operation_ids = Vec::new();
+    for (path, operations) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let id = operation["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+            assert!(id.contains('_'), "{id} is not resource_verb");
+            operation_ids.push(id.to_owned());
+            assert_eq!(
+                operation["tags"].as_array().map(Vec::len),
+                Some(1),
+                "{id} needs one tag"
+            );
+            assert!(
+                operation["summary"].as_str().is_some_and(|s| !s.is_empty()),
+                "{id} needs a summary"
+            );
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                let schema = &response["content"]["application/json; charset=utf-8"]["schema"];
+                assert!(schema.is_object(), "{id} {status} has no JSON schema");
+                let is_error = status.starts_with('4') || status.starts_with('5');
+                // The health check's 503 carries the health report itself.
+                if is_error && !(status == "503" && path == "/health") {
+                    assert_eq!(
+                        schema["$ref"], "#/components/schemas/ErrorBody",
+                        "{id} {status}"
+                    );
+                }
+            }
+            let secured = operation.get("security").is_some();
+            let declares_401 = operation["responses"].get("401").is_some();
+            assert_eq!(
+                secured, declares_401,
+                "{id}: bearer operations, and only they, declare 401"
+            );
+        }
+    }
+    let mut unique = operation_ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        operation_ids.len(),
+        "operation ids are unique"
+    );
+}
