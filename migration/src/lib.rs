@@ -5,13 +5,15 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_create_users_and_sessions;
+mod m20261122_000002_create_orders;
 
 pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(
-            m20261122_000001_create_users_and_sessions::Migration,
-        )]
+        vec![
+            Box::new(m20261122_000001_create_users_and_sessions::Migration),
+            Box::new(m20261122_000002_create_orders::Migration),
+        ]
     }
 }
