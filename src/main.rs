@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+mod create_admin;
+
 use comptoir::{api, config::Config, db, startup, telemetry};
 
 const USAGE: &str = "\
@@ -11,6 +13,9 @@ commands:
   serve           run pending migrations and serve HTTP (the default)
   migrate         run pending migrations and exit
   spec [--yaml]   print the OpenAPI document (JSON, or YAML) without a database
+  create-admin --email EMAIL --name NAME
+                  make an admin, or promote the account with that email; the password is
+                  read from ADMIN_PASSWORD or else from the first line of standard input
 
 Settings come from the environment and from a .env file; see README.md.";
 
@@ -18,6 +23,7 @@ enum Command {
     Serve,
     Migrate,
     Spec { yaml: bool },
+    CreateAdmin { email: String, name: String },
     Help,
 }
 
@@ -29,6 +35,20 @@ fn parse(args: &[String]) -> Result<Command, String> {
         ["spec"] => Ok(Command::Spec { yaml: false }),
         ["spec", "--yaml"] => Ok(Command::Spec { yaml: true }),
         ["help" | "--help" | "-h"] => Ok(Command::Help),
+        ["create-admin", rest @ ..] => {
+            let (mut email, mut name) = (None, None);
+            for pair in rest.chunks(2) {
+                match pair {
+                    ["--email", value] => email = Some((*value).to_owned()),
+                    ["--name", value] => name = Some((*value).to_owned()),
+                    _ => return Err(format!("create-admin: unexpected `{}`", pair.join(" "))),
+                }
+            }
+            match (email, name) {
+                (Some(email), Some(name)) => Ok(Command::CreateAdmin { email, name }),
+                _ => Err("create-admin needs --email and --name".into()),
+            }
+        }
         _ => Err(format!("unexpected arguments: {}", args.join(" "))),
     }
 }
@@ -58,7 +78,7 @@ fn main() -> ExitCode {
             );
             return ExitCode::SUCCESS;
         }
-        Command::Serve | Command::Migrate => {}
+        Command::Serve | Command::Migrate | Command::CreateAdmin { .. } => {}
     }
 
     // A missing .env is normal; a malformed one is worth stopping for.
@@ -84,6 +104,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Command::CreateAdmin { email, name } = command {
+        return runtime.block_on(create_admin::run(&config, &email, &name));
+    }
     let outcome = runtime.block_on(async {
         if let Command::Migrate = command {
             let db = db::connect(&config.database).await?;

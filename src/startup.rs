@@ -13,7 +13,10 @@ use crate::{
     api::{self, AppState},
     config::Config,
     db,
-    service::{accounts::Accounts, password_hasher::PasswordHasher, sessions::Sessions},
+    service::{
+        accounts::Accounts, orders::Orders, password_hasher::PasswordHasher, sessions::Sessions,
+        users::Users,
+    },
 };
 
 /// A bound, migrated, ready-to-serve instance.
@@ -77,8 +80,10 @@ impl Application {
 async fn build_state(config: &Config, db: DatabaseConnection) -> anyhow::Result<AppState> {
     let hasher = PasswordHasher::new(config.bcrypt_cost).await?;
     let sessions = Sessions::new(db.clone(), &config.tokens);
-    let accounts = Accounts::new(db.clone(), hasher, sessions.clone());
+    let accounts = Accounts::new(db.clone(), hasher.clone(), sessions.clone());
     Ok(AppState {
+        users: Users::new(db.clone(), hasher),
+        orders: Orders::new(db.clone()),
         db,
         sessions,
         accounts,

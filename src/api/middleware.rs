@@ -147,14 +147,16 @@ fn error_response(
             "A Content-Type header is required: send application/json.",
         )
     } else if let Some(param) = err.downcast_ref::<ParseParamError>() {
-        query_parameter_error(param.name, &param.reason)
-    } else if let Some(param) = err.downcast_ref::<ParsePathError>() {
+        // A query parameter out of its range is a validation failure, like a bad body field.
+        ApiError::validation(FieldErrors::single(
+            param.name,
+            format!("The {} parameter is invalid: {}.", param.name, param.reason),
+        ))
+    } else if err.is::<ParsePathError>() {
+        // poem-openapi names path parameters `param0`…; every one in this API is an id.
         ApiError::bad_request(
             "invalid_path_parameter",
-            format!(
-                "The path parameter `{}` is invalid: {}.",
-                param.name, param.reason
-            ),
+            "The id in the path must be an integer.",
         )
     } else if let Some(payload) = err.downcast_ref::<ParseRequestPayloadError>() {
         ApiError::bad_request(
@@ -170,19 +172,4 @@ fn error_response(
         ApiError::other(err.status())
     };
     api_error.into_response()
-}
-
-/// A path id that is not a number is a malformed request (400); a query parameter out of its
-/// range is a validation failure (422), like a bad body field.
-fn query_parameter_error(name: &str, reason: &str) -> ApiError {
-    if name == "id" {
-        return ApiError::bad_request(
-            "invalid_path_parameter",
-            format!("The path parameter `{name}` must be a positive integer."),
-        );
-    }
-    ApiError::validation(FieldErrors::single(
-        name,
-        format!("The {name} parameter is invalid: {reason}."),
-    ))
 }

@@ -6,8 +6,10 @@ mod body;
 mod error;
 mod health;
 mod middleware;
+mod orders;
 mod security;
 mod types;
+mod users;
 
 use std::sync::Arc;
 
@@ -15,7 +17,7 @@ use poem::{Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Route, get, handle
 use poem_openapi::{LicenseObject, OpenApiService, Tags};
 use sea_orm::DatabaseConnection;
 
-use crate::service::{accounts::Accounts, sessions::Sessions};
+use crate::service::{accounts::Accounts, orders::Orders, sessions::Sessions, users::Users};
 pub use error::ErrorBody;
 
 /// What the handlers share.
@@ -24,6 +26,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub sessions: Sessions,
     pub accounts: Accounts,
+    pub users: Users,
+    pub orders: Orders,
 }
 
 #[derive(Tags)]
@@ -31,11 +35,20 @@ pub struct AppState {
 enum ApiTags {
     /// Registration, login, logout and the current user.
     Auth,
+    /// The user directory: admins manage every account, users their own.
+    Users,
+    /// Orders: owners see and change their own, admins all of them.
+    Orders,
     /// Whether the service can serve.
     Health,
 }
 
-type Api = (auth::AuthApi, health::HealthApi);
+type Api = (
+    auth::AuthApi,
+    users::UsersApi,
+    orders::OrdersApi,
+    health::HealthApi,
+);
 
 const DESCRIPTION: &str = "\
 Comptoir runs a shop's user accounts and orders.
@@ -48,7 +61,12 @@ bad field to its messages, on 422 only.
 
 fn openapi() -> OpenApiService<Api, ()> {
     OpenApiService::new(
-        (auth::AuthApi, health::HealthApi),
+        (
+            auth::AuthApi,
+            users::UsersApi,
+            orders::OrdersApi,
+            health::HealthApi,
+        ),
         "Comptoir",
         env!("CARGO_PKG_VERSION"),
     )

@@ -10,7 +10,10 @@ use poem_openapi::{
 };
 use serde_json::Value;
 
-use crate::domain::{Role, User};
+use crate::domain::{
+    Role, User,
+    listing::{DEFAULT_PER_PAGE, PageMeta, PageRequest},
+};
 
 /// An instant in UTC, written as RFC 3339 with a `Z`: `2026-11-22T10:00:00Z`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,4 +153,39 @@ impl Example for MessageResponse {
             message: "Logged out.".into(),
         }
     }
+}
+
+/// Where a page sits in the whole list.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "PageMeta")]
+pub struct PageMetaResource {
+    pub current_page: u64,
+    pub per_page: u64,
+    /// Rows across all pages.
+    pub total: u64,
+    /// At least 1, even for an empty list.
+    pub last_page: u64,
+}
+
+impl From<PageMeta> for PageMetaResource {
+    fn from(meta: PageMeta) -> Self {
+        Self {
+            current_page: meta.current_page,
+            per_page: meta.per_page,
+            total: meta.total,
+            last_page: meta.last_page,
+        }
+    }
+}
+
+pub fn default_page() -> u64 {
+    1
+}
+
+pub fn default_per_page() -> u64 {
+    DEFAULT_PER_PAGE
+}
+
+pub fn page_request(page: u64, per_page: u64) -> PageRequest {
+    PageRequest { page, per_page }
 }

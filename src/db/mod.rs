@@ -5,7 +5,10 @@ pub mod entities;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, EntityTrait, Order,
+    PaginatorTrait, QueryOrder, QuerySelect, Select,
+};
 
 use crate::config::{DatabaseKind, DatabaseSettings};
 
@@ -38,4 +41,30 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
 /// Whether the error means the database could not be reached, as opposed to a bad query.
 pub fn is_unavailable(err: &DbErr) -> bool {
     matches!(err, DbErr::ConnectionAcquire(_) | DbErr::Conn(_))
+}
+
+/// One page of `select`, ordered by `column` then by `id` in the same direction (so that ties
+/// cannot move rows between pages), and the number of rows across all pages.
+pub async fn fetch_page<E>(
+    conn: &impl ConnectionTrait,
+    select: Select<E>,
+    column: E::Column,
+    id: E::Column,
+    descending: bool,
+    (offset, limit): (u64, u64),
+) -> Result<(Vec<E::Model>, u64), DbErr>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+{
+    let total = select.clone().count(conn).await?;
+    let direction = if descending { Order::Desc } else { Order::Asc };
+    let rows = select
+        .order_by(column, direction.clone())
+        .order_by(id, direction)
+        .offset(offset)
+        .limit(limit)
+        .all(conn)
+        .await?;
+    Ok((rows, total))
 }

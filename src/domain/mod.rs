@@ -1,6 +1,8 @@
 //! Validated types and the rules of the shop, free of HTTP and SQL.
 
 pub mod account;
+pub mod listing;
+pub mod order;
 
 use std::collections::BTreeMap;
 

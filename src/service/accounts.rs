@@ -1,8 +1,8 @@
 //! Registration, login and logout.
 
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    SqlErr, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
+    IntoActiveModel, QueryFilter, SqlErr, TransactionTrait,
 };
 
 use super::{
@@ -116,6 +116,57 @@ impl Accounts {
         };
         let token = self.sessions.issue(&self.db, row.id).await?;
         Ok((user_from_row(row), token))
+    }
+}
+
+/// What `create-admin` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminOutcome {
+    Created,
+    /// The email belonged to an account, which is now an admin; its password is unchanged.
+    Promoted,
+    AlreadyAdmin,
+}
+
+impl Accounts {
+    /// Makes an admin, or promotes the account that has this email. Only the command line
+    /// calls this: there is no way to become an admin over HTTP.
+    pub async fn create_admin(
+        &self,
+        name: Name,
+        email: Email,
+        password: Password,
+    ) -> Result<(User, AdminOutcome), ServiceError> {
+        let existing = users::Entity::find()
+            .filter(users::Column::Email.eq(email.as_str()))
+            .one(&self.db)
+            .await?;
+        if let Some(row) = existing {
+            if row.role == Role::Admin.as_str() {
+                return Ok((user_from_row(row), AdminOutcome::AlreadyAdmin));
+            }
+            let mut active = row.into_active_model();
+            active.role = Set(Role::Admin.as_str().to_owned());
+            active.updated_at = Set(now());
+            let row = active.update(&self.db).await?;
+            return Ok((user_from_row(row), AdminOutcome::Promoted));
+        }
+        let password_hash = self.hasher.hash(&password).await?;
+        let created = now();
+        let row = users::ActiveModel {
+            name: Set(name.as_str().to_owned()),
+            email: Set(email.as_str().to_owned()),
+            password_hash: Set(password_hash),
+            role: Set(Role::Admin.as_str().to_owned()),
+            email_verified_at: Set(None),
+            created_at: Set(created),
+            updated_at: Set(created),
+            ..Default::default()
+        }
+        .insert(&self.db)
+        .await
+        .map_err(email_conflict)?;
+        Ok((user_from_row(row), AdminOutcome::Created))
     }
 }
 

@@ -2,8 +2,10 @@
 
 pub mod accounts;
 pub mod error;
+pub mod orders;
 pub mod password_hasher;
 pub mod sessions;
+pub mod users;
 
 use chrono::{DateTime, SubsecRound, Utc};
 

@@ -1,4 +1,6 @@
 //! Table rows as sea-orm sees them. API types and domain types are separate on purpose.
 
+pub mod order_items;
+pub mod orders;
 pub mod sessions;
 pub mod users;

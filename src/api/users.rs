@@ -1,0 +1,369 @@
+//! The `users` tag: the user directory. Admins manage every account; a user reads and changes
+//! only their own, and anyone else's id answers 404.
+
+use poem::web::Data;
+use poem_openapi::{
+    ApiResponse, Enum, Object, OpenApi,
+    param::{Path, Query},
+    payload::Json,
+    types::Example,
+};
+
+use super::{
+    ApiTags, AppState,
+    body::JsonBody,
+    error::{ApiError, Failure, status::*},
+    security::BearerAuth,
+    types::{
+        PageMetaResource, RoleName, UserResource, default_page, default_per_page, page_request,
+    },
+};
+use crate::{
+    domain::{Email, FieldErrors, Name, Password, Role, listing::Sort},
+    service::users::{NewUser, UserChanges, UserFilter, UserSortKey},
+};
+
+pub struct UsersApi;
+
+/// A sort key; a leading `-` sorts descending. Ties are broken by `id`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Enum)]
+pub enum UserSort {
+    #[default]
+    #[oai(rename = "id")]
+    Id,
+    #[oai(rename = "-id")]
+    IdDesc,
+    #[oai(rename = "created_at")]
+    CreatedAt,
+    #[oai(rename = "-created_at")]
+    CreatedAtDesc,
+    #[oai(rename = "name")]
+    Name,
+    #[oai(rename = "-name")]
+    NameDesc,
+    #[oai(rename = "email")]
+    Email,
+    #[oai(rename = "-email")]
+    EmailDesc,
+}
+
+impl From<UserSort> for Sort<UserSortKey> {
+    fn from(sort: UserSort) -> Self {
+        let (key, descending) = match sort {
+            UserSort::Id => (UserSortKey::Id, false),
+            UserSort::IdDesc => (UserSortKey::Id, true),
+            UserSort::CreatedAt => (UserSortKey::CreatedAt, false),
+            UserSort::CreatedAtDesc => (UserSortKey::CreatedAt, true),
+            UserSort::Name => (UserSortKey::Name, false),
+            UserSort::NameDesc => (UserSortKey::Name, true),
+            UserSort::Email => (UserSortKey::Email, false),
+            UserSort::EmailDesc => (UserSortKey::Email, true),
+        };
+        Self { key, descending }
+    }
+}
+
+/// One page of users.
+#[derive(Debug, Object)]
+pub struct UserPage {
+    pub data: Vec<UserResource>,
+    pub meta: PageMetaResource,
+}
+
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct CreateUserRequest {
+    #[oai(validator(min_length = 1, max_length = 255))]
+    pub name: String,
+    #[oai(validator(min_length = 3, max_length = 254))]
+    pub email: String,
+    /// 8 characters or more, at most 72 bytes.
+    #[oai(validator(min_length = 8, max_length = 72))]
+    pub password: String,
+    /// `user` unless given.
+    pub role: Option<RoleName>,
+}
+
+impl Example for CreateUserRequest {
+    fn example() -> Self {
+        Self {
+            name: "Grace Hopper".into(),
+            email: "grace@example.com".into(),
+            password: "correct horse battery".into(),
+            role: Some(RoleName::Admin),
+        }
+    }
+}
+
+/// The whole editable account. `name` and `email` are required; the rest is optional.
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct ReplaceUserRequest {
+    #[oai(validator(min_length = 1, max_length = 255))]
+    pub name: String,
+    #[oai(validator(min_length = 3, max_length = 254))]
+    pub email: String,
+    /// A new password; revokes the user's other sessions.
+    #[oai(validator(min_length = 8, max_length = 72))]
+    pub password: Option<String>,
+    /// Admins only: a body from anyone else that carries `role` is refused.
+    pub role: Option<RoleName>,
+    /// Required to change your own email or password.
+    #[oai(validator(max_length = 1024))]
+    pub current_password: Option<String>,
+}
+
+impl Example for ReplaceUserRequest {
+    fn example() -> Self {
+        Self {
+            name: "Ada King".into(),
+            email: "ada.king@example.com".into(),
+            password: None,
+            role: None,
+            current_password: Some("correct horse battery".into()),
+        }
+    }
+}
+
+/// The fields to change; absent fields stay as they are.
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct UpdateUserRequest {
+    #[oai(validator(min_length = 1, max_length = 255))]
+    pub name: Option<String>,
+    #[oai(validator(min_length = 3, max_length = 254))]
+    pub email: Option<String>,
+    /// A new password; revokes the user's other sessions.
+    #[oai(validator(min_length = 8, max_length = 72))]
+    pub password: Option<String>,
+    /// Admins only: a body from anyone else that carries `role` is refused.
+    pub role: Option<RoleName>,
+    /// Required to change your own email or password.
+    #[oai(validator(max_length = 1024))]
+    pub current_password: Option<String>,
+}
+
+impl Example for UpdateUserRequest {
+    fn example() -> Self {
+        Self {
+            name: Some("Ada King".into()),
+            email: None,
+            password: None,
+            role: None,
+            current_password: None,
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum UserListResponse {
+    /// One page of users.
+    #[oai(status = 200)]
+    Ok(Json<UserPage>),
+}
+
+#[derive(ApiResponse)]
+pub enum UserCreatedResponse {
+    /// The account was created.
+    #[oai(status = 201)]
+    Created(
+        Json<UserResource>,
+        /// Where the new user lives: `/api/users/{id}`.
+        #[oai(header = "Location")]
+        String,
+    ),
+}
+
+#[derive(ApiResponse)]
+pub enum UserResponse {
+    /// The user.
+    #[oai(status = 200)]
+    Ok(Json<UserResource>),
+}
+
+#[derive(ApiResponse)]
+pub enum UserDeletedResponse {
+    /// The user, their sessions and their reset tokens are gone; their tokens no longer work.
+    #[oai(status = 204)]
+    Deleted,
+}
+
+const PER_ID: u32 = UNAUTHORIZED | BAD_REQUEST | NOT_FOUND | ALWAYS;
+
+fn parse_name(errors: &mut FieldErrors, raw: Option<&str>) -> Option<Name> {
+    raw.and_then(|raw| errors.check("name", Name::parse(raw)))
+}
+
+fn parse_email(errors: &mut FieldErrors, raw: Option<&str>) -> Option<Email> {
+    raw.and_then(|raw| errors.check("email", Email::parse(raw)))
+}
+
+fn parse_password(errors: &mut FieldErrors, raw: Option<String>) -> Option<Password> {
+    raw.and_then(|raw| errors.check("password", Password::parse(raw)))
+}
+
+#[OpenApi(prefix_path = "/api", tag = "ApiTags::Users")]
+impl UsersApi {
+    /// List users
+    ///
+    /// Admins only. Filter with `q` (part of the name or email, any case) and `role`.
+    #[oai(path = "/users", method = "get", operation_id = "user_list")]
+    #[allow(clippy::too_many_arguments)]
+    async fn list(
+        &self,
+        auth: BearerAuth,
+        state: Data<&AppState>,
+        /// Page number, from 1.
+        #[oai(
+            default = "default_page",
+            validator(minimum(value = "1"), maximum(value = "1000000"))
+        )]
+        page: Query<u64>,
+        /// Rows per page, 1 to 100.
+        #[oai(
+            default = "default_per_page",
+            validator(minimum(value = "1"), maximum(value = "100"))
+        )]
+        per_page: Query<u64>,
+        #[oai(default)] sort: Query<UserSort>,
+        /// Part of the name or email, any case.
+        #[oai(validator(max_length = 100))]
+        q: Query<Option<String>>,
+        role: Query<Option<RoleName>>,
+    ) -> Result<UserListResponse, Failure<{ UNAUTHORIZED | FORBIDDEN | UNPROCESSABLE | ALWAYS }>>
+    {
+        let filter = UserFilter {
+            q: q.0,
+            role: role.0.map(Role::from),
+        };
+        let page = state
+            .users
+            .list(
+                &auth.0.user,
+                filter,
+                sort.0.into(),
+                page_request(page.0, per_page.0),
+            )
+            .await?;
+        Ok(UserListResponse::Ok(Json(UserPage {
+            data: page.data.into_iter().map(UserResource::from).collect(),
+            meta: page.meta.into(),
+        })))
+    }
+
+    /// Create a user
+    ///
+    /// Admins only. The role is `user` unless given.
+    #[oai(path = "/users", method = "post", operation_id = "user_create")]
+    async fn create(
+        &self,
+        auth: BearerAuth,
+        state: Data<&AppState>,
+        body: JsonBody<CreateUserRequest>,
+    ) -> Result<UserCreatedResponse, Failure<{ UNAUTHORIZED | FORBIDDEN | JSON_BODY | ALWAYS }>>
+    {
+        if !auth.0.user.is_admin() {
+            return Err(ApiError::forbidden().into());
+        }
+        let request = body.0;
+        let mut errors = FieldErrors::new();
+        let name = parse_name(&mut errors, Some(&request.name));
+        let email = parse_email(&mut errors, Some(&request.email));
+        let password = parse_password(&mut errors, Some(request.password));
+        let (Some(name), Some(email), Some(password)) = (name, email, password) else {
+            return Err(ApiError::validation(errors).into());
+        };
+        let new_user = NewUser {
+            name,
+            email,
+            password,
+            role: request.role.map_or(Role::User, Role::from),
+        };
+        let user = state.users.create(&auth.0.user, new_user).await?;
+        let location = format!("/api/users/{}", user.id);
+        Ok(UserCreatedResponse::Created(Json(user.into()), location))
+    }
+
+    /// Show a user
+    ///
+    /// Yourself, or anyone for an admin.
+    #[oai(path = "/users/:id", method = "get", operation_id = "user_view")]
+    async fn view(
+        &self,
+        auth: BearerAuth,
+        state: Data<&AppState>,
+        id: Path<i64>,
+    ) -> Result<UserResponse, Failure<PER_ID>> {
+        let user = state.users.get(&auth.0.user, id.0).await?;
+        Ok(UserResponse::Ok(Json(user.into())))
+    }
+
+    /// Replace a user
+    ///
+    /// Sets the name and email (both required) and optionally the password and, for admins,
+    /// the role. Changing your own email or password needs `current_password`.
+    #[oai(path = "/users/:id", method = "put", operation_id = "user_replace")]
+    async fn replace(
+        &self,
+        auth: BearerAuth,
+        state: Data<&AppState>,
+        id: Path<i64>,
+        body: JsonBody<ReplaceUserRequest>,
+    ) -> Result<UserResponse, Failure<{ PER_ID | JSON_BODY }>> {
+        let request = body.0;
+        let mut errors = FieldErrors::new();
+        let changes = UserChanges {
+            name: parse_name(&mut errors, Some(&request.name)),
+            email: parse_email(&mut errors, Some(&request.email)),
+            password: parse_password(&mut errors, request.password),
+            role: request.role.map(Role::from),
+            current_password: request.current_password,
+        };
+        if !errors.is_empty() {
+            return Err(ApiError::validation(errors).into());
+        }
+        let user = state.users.update(&auth.0, id.0, changes).await?;
+        Ok(UserResponse::Ok(Json(user.into())))
+    }
+
+    /// Update a user
+    ///
+    /// Changes only the fields sent; an empty body changes nothing. Same rules as replace.
+    #[oai(path = "/users/:id", method = "patch", operation_id = "user_update")]
+    async fn update(
+        &self,
+        auth: BearerAuth,
+        state: Data<&AppState>,
+        id: Path<i64>,
+        body: JsonBody<UpdateUserRequest>,
+    ) -> Result<UserResponse, Failure<{ PER_ID | JSON_BODY }>> {
+        let request = body.0;
+        let mut errors = FieldErrors::new();
+        let changes = UserChanges {
+            name: parse_name(&mut errors, request.name.as_deref()),
+            email: parse_email(&mut errors, request.email.as_deref()),
+            password: parse_password(&mut errors, request.password),
+            role: request.role.map(Role::from),
+            current_password: request.current_password,
+        };
+        if !errors.is_empty() {
+            return Err(ApiError::validation(errors).into());
+        }
+        let user = state.users.update(&auth.0, id.0, changes).await?;
+        Ok(UserResponse::Ok(Json(user.into())))
+    }
+
+    /// Delete a user
+    ///
+    /// Yourself, or anyone for an admin. A user who still has orders cannot be deleted (409).
+    #[oai(path = "/users/:id", method = "delete", operation_id = "user_delete")]
+    async fn delete(
+        &self,
+        auth: BearerAuth,
+        state: Data<&AppState>,
+        id: Path<i64>,
+    ) -> Result<UserDeletedResponse, Failure<{ PER_ID | CONFLICT }>> {
+        state.users.delete(&auth.0.user, id.0).await?;
+        Ok(UserDeletedResponse::Deleted)
+    }
+}

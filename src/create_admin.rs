@@ -1,0 +1,87 @@
+//! `comptoir create-admin`: the only way to make an admin.
+
+use std::{io::BufRead, process::ExitCode};
+
+use comptoir::{
+    config::Config,
+    db,
+    domain::{Email, Name, Password},
+    service::{
+        ServiceError,
+        accounts::{Accounts, AdminOutcome},
+        password_hasher::PasswordHasher,
+        sessions::Sessions,
+    },
+};
+
+/// Exit codes: 0 done, 1 the database failed, 2 a bad argument or password.
+pub async fn run(config: &Config, email: &str, name: &str) -> ExitCode {
+    let password = match std::env::var("ADMIN_PASSWORD") {
+        Ok(password) if !password.is_empty() => password,
+        _ => {
+            let mut line = String::new();
+            if std::io::stdin().lock().read_line(&mut line).is_err() {
+                eprintln!("comptoir: could not read the password from standard input");
+                return ExitCode::from(2);
+            }
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    let (email, name, password) = match (
+        Email::parse(email),
+        Name::parse(name),
+        Password::parse(password),
+    ) {
+        (Ok(email), Ok(name), Ok(password)) => (email, name, password),
+        (email, name, password) => {
+            for problem in [email.err(), name.err(), password.err()]
+                .into_iter()
+                .flatten()
+            {
+                eprintln!("comptoir: {problem}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+
+    let db = match db::connect(&config.database).await {
+        Ok(db) => db,
+        Err(err) => {
+            eprintln!("comptoir: cannot reach the database (DATABASE_URL): {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(err) = db::migrate(&db).await {
+        eprintln!("comptoir: running database migrations failed: {err}");
+        return ExitCode::FAILURE;
+    }
+    let hasher = match PasswordHasher::new(config.bcrypt_cost).await {
+        Ok(hasher) => hasher,
+        Err(err) => {
+            eprintln!("comptoir: {err:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let accounts = Accounts::new(db.clone(), hasher, Sessions::new(db, &config.tokens));
+    match accounts.create_admin(name, email, password).await {
+        Ok((user, outcome)) => {
+            let what = match outcome {
+                AdminOutcome::Created => "created admin",
+                AdminOutcome::Promoted => "promoted to admin (password unchanged)",
+                AdminOutcome::AlreadyAdmin => "already an admin",
+            };
+            println!("{what}: {} (id {})", user.email, user.id);
+            ExitCode::SUCCESS
+        }
+        Err(ServiceError::Validation(errors)) => {
+            for (field, messages) in errors.into_map() {
+                eprintln!("comptoir: {field}: {}", messages.join(" "));
+            }
+            ExitCode::from(2)
+        }
+        Err(err) => {
+            eprintln!("comptoir: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
