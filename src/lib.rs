@@ -4,6 +4,7 @@ pub mod api;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod mail;
 pub mod service;
 pub mod startup;
 pub mod telemetry;

@@ -13,9 +13,10 @@ use crate::{
     api::{self, AppState},
     config::Config,
     db,
+    mail::Mailer,
     service::{
-        accounts::Accounts, orders::Orders, password_hasher::PasswordHasher, sessions::Sessions,
-        users::Users,
+        accounts::Accounts, orders::Orders, password_hasher::PasswordHasher,
+        password_reset::PasswordResets, sessions::Sessions, users::Users,
     },
 };
 
@@ -81,7 +82,9 @@ async fn build_state(config: &Config, db: DatabaseConnection) -> anyhow::Result<
     let hasher = PasswordHasher::new(config.bcrypt_cost).await?;
     let sessions = Sessions::new(db.clone(), &config.tokens);
     let accounts = Accounts::new(db.clone(), hasher.clone(), sessions.clone());
+    let mailer = Mailer::new(&config.mail)?;
     Ok(AppState {
+        password_resets: PasswordResets::new(db.clone(), hasher.clone(), mailer, &config.mail),
         users: Users::new(db.clone(), hasher),
         orders: Orders::new(db.clone()),
         db,

@@ -118,7 +118,7 @@ async fn index(manager: &SchemaManager<'_>, name: &str, columns: &[Orders]) -> R
     for column in columns {
         index.col(*column);
     }
-    manager.create_index(index.to_owned()).await
+    manager.create_index(index).await
 }
 
 #[derive(DeriveIden, Clone, Copy)]

@@ -9,7 +9,14 @@ use super::{
     security::BearerAuth,
     types::{MessageResponse, UserResource},
 };
-use crate::service::{accounts::NewAccount, sessions::IssuedToken};
+use crate::{
+    domain::{Email, Password},
+    service::{
+        accounts::NewAccount,
+        password_reset::{LINK_SENT, PASSWORD_RESET},
+        sessions::IssuedToken,
+    },
+};
 use poem::web::Data;
 
 pub struct AuthApi;
@@ -92,6 +99,71 @@ impl Example for TokenResponse {
             user: UserResource::example(),
         }
     }
+}
+
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct ForgotPasswordRequest {
+    #[oai(validator(min_length = 3, max_length = 254))]
+    pub email: String,
+}
+
+impl Example for ForgotPasswordRequest {
+    fn example() -> Self {
+        Self {
+            email: "ada@example.com".into(),
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct ResetPasswordRequest {
+    /// The `token` of the link in the mail.
+    #[oai(validator(min_length = 1, max_length = 128))]
+    pub token: String,
+    /// The `email` of the link in the mail.
+    #[oai(validator(min_length = 3, max_length = 254))]
+    pub email: String,
+    /// 8 characters or more, at most 72 bytes.
+    #[oai(validator(min_length = 8, max_length = 72))]
+    pub password: String,
+    /// Must equal `password`.
+    #[oai(validator(max_length = 72))]
+    pub password_confirmation: String,
+}
+
+impl Example for ResetPasswordRequest {
+    fn example() -> Self {
+        Self {
+            token: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+            email: "ada@example.com".into(),
+            password: "a new passphrase".into(),
+            password_confirmation: "a new passphrase".into(),
+        }
+    }
+}
+
+/// How a password-reset request went, for a person.
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct StatusResponse {
+    pub status: String,
+}
+
+impl Example for StatusResponse {
+    fn example() -> Self {
+        Self {
+            status: LINK_SENT.into(),
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum StatusReply {
+    /// Done; `status` says what happened.
+    #[oai(status = 200)]
+    Ok(Json<StatusResponse>),
 }
 
 #[derive(ApiResponse)]
@@ -190,5 +262,62 @@ impl AuthApi {
         auth: BearerAuth,
     ) -> Result<CurrentUserResponse, Failure<{ UNAUTHORIZED | ALWAYS }>> {
         Ok(CurrentUserResponse::Ok(Json(auth.0.user.into())))
+    }
+
+    /// Ask for a password reset link
+    ///
+    /// Mails a single-use link to reset the password, if the address has an account. The
+    /// answer is the same, and as fast, either way; at most one mail per address per minute.
+    #[oai(
+        path = "/forgot-password",
+        method = "post",
+        operation_id = "password_forgot"
+    )]
+    async fn forgot_password(
+        &self,
+        state: Data<&AppState>,
+        body: JsonBody<ForgotPasswordRequest>,
+    ) -> Result<StatusReply, Failure<{ JSON_BODY | INTERNAL }>> {
+        let email = Email::parse(&body.0.email).map_err(|message| {
+            Failure::from(super::error::ApiError::validation(
+                crate::domain::FieldErrors::single("email", message),
+            ))
+        })?;
+        state.password_resets.request_link(email);
+        Ok(StatusReply::Ok(Json(StatusResponse {
+            status: LINK_SENT.into(),
+        })))
+    }
+
+    /// Reset a password
+    ///
+    /// Sets a new password with the token from the mailed link. The token works once and
+    /// expires; every session of the account ends. An invalid, used or expired token is a 422
+    /// on `token`. Log in afterwards: no token is returned.
+    #[oai(
+        path = "/reset-password",
+        method = "post",
+        operation_id = "password_reset"
+    )]
+    async fn reset_password(
+        &self,
+        state: Data<&AppState>,
+        body: JsonBody<ResetPasswordRequest>,
+    ) -> Result<StatusReply, Failure<{ JSON_BODY | ALWAYS }>> {
+        let request = body.0;
+        let password =
+            Password::parse_confirmed(request.password, Some(&request.password_confirmation))
+                .map_err(|message| {
+                    Failure::from(super::error::ApiError::validation(
+                        crate::domain::FieldErrors::single("password", message),
+                    ))
+                })?;
+        state
+            .password_resets
+            .reset(&request.token, &request.email, password)
+            .await?;
+        Ok(StatusReply::Ok(Json(StatusResponse {
+            status: PASSWORD_RESET.into(),
+        })))
     }
 }

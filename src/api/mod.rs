@@ -7,6 +7,7 @@ mod error;
 mod health;
 mod middleware;
 mod orders;
+mod pages;
 mod security;
 mod types;
 mod users;
@@ -17,7 +18,10 @@ use poem::{Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Route, get, handle
 use poem_openapi::{LicenseObject, OpenApiService, Tags};
 use sea_orm::DatabaseConnection;
 
-use crate::service::{accounts::Accounts, orders::Orders, sessions::Sessions, users::Users};
+use crate::service::{
+    accounts::Accounts, orders::Orders, password_reset::PasswordResets, sessions::Sessions,
+    users::Users,
+};
 pub use error::ErrorBody;
 
 /// What the handlers share.
@@ -28,12 +32,13 @@ pub struct AppState {
     pub accounts: Accounts,
     pub users: Users,
     pub orders: Orders,
+    pub password_resets: PasswordResets,
 }
 
 #[derive(Tags)]
 #[oai(rename_all = "lowercase")]
 enum ApiTags {
-    /// Registration, login, logout and the current user.
+    /// Registration, login, logout, the current user and password resets.
     Auth,
     /// The user directory: admins manage every account, users their own.
     Users,
@@ -114,6 +119,10 @@ pub fn app(state: AppState) -> impl Endpoint {
     for path in ["/", "/docs", "/openapi.json", "/openapi.yaml"] {
         routes.push((path.to_owned(), vec!["GET".to_owned()]));
     }
+    routes.push((
+        "/reset-password".to_owned(),
+        vec!["GET".to_owned(), "POST".to_owned()],
+    ));
     let allowed = Arc::new(middleware::AllowedMethods::new(routes));
 
     let json = spec_json();
@@ -138,6 +147,10 @@ pub fn app(state: AppState) -> impl Endpoint {
                 yaml.clone()
                     .with_content_type("application/yaml; charset=utf-8")
             })),
+        )
+        .at(
+            "/reset-password",
+            get(pages::reset_form).post(pages::reset_submit),
         )
         .nest_no_strip("/api", api.clone())
         .nest_no_strip("/health", api)

@@ -334,8 +334,8 @@ fn parse_items(errors: &mut FieldErrors, raw: Option<Vec<OrderItemInput>>) -> Op
         .ok()
 }
 
-fn parse_notes_field(errors: &mut FieldErrors, raw: Option<String>) -> Option<Option<String>> {
-    errors.check("notes", parse_notes(raw))
+fn parse_notes_field(errors: &mut FieldErrors, raw: Option<String>) -> Option<String> {
+    raw.and_then(|notes| errors.check("notes", parse_notes(notes)))
 }
 
 #[OpenApi(prefix_path = "/api", tag = "ApiTags::Orders")]
@@ -403,12 +403,9 @@ impl OrdersApi {
             parse_currency(&mut errors, request.currency.as_deref()).unwrap_or_else(Currency::euro);
         let items = parse_items(&mut errors, Some(request.items));
         let notes = parse_notes_field(&mut errors, request.notes);
-        let (Some(items), Some(notes)) = (items, notes) else {
+        let (Some(items), true) = (items, errors.is_empty()) else {
             return Err(ApiError::validation(errors).into());
         };
-        if !errors.is_empty() {
-            return Err(ApiError::validation(errors).into());
-        }
         let order = NewOrder {
             user_id: request.user_id,
             currency,
@@ -454,7 +451,7 @@ impl OrdersApi {
                     .unwrap_or_else(Currency::euro),
             ),
             items: parse_items(&mut errors, Some(request.items)),
-            notes: parse_notes_field(&mut errors, request.notes),
+            notes: Some(parse_notes_field(&mut errors, request.notes)),
             status: request.status.map(OrderStatus::from),
         };
         if !errors.is_empty() {
@@ -481,7 +478,7 @@ impl OrdersApi {
         let notes = match request.notes {
             MaybeUndefined::Undefined => None,
             MaybeUndefined::Null => Some(None),
-            MaybeUndefined::Value(notes) => parse_notes_field(&mut errors, Some(notes)),
+            MaybeUndefined::Value(notes) => Some(parse_notes_field(&mut errors, Some(notes))),
         };
         let changes = OrderChanges {
             currency: parse_currency(&mut errors, request.currency.as_deref()),

@@ -186,12 +186,13 @@ impl Items {
 }
 
 /// Free text attached to an order: at most 2 000 characters.
-pub fn parse_notes(raw: Option<String>) -> Result<Option<String>, String> {
-    match raw {
-        Some(notes) if notes.chars().count() > MAX_NOTES_CHARS => Err(format!(
+pub fn parse_notes(notes: String) -> Result<String, String> {
+    if notes.chars().count() > MAX_NOTES_CHARS {
+        Err(format!(
             "The notes field must not be greater than {MAX_NOTES_CHARS} characters."
-        )),
-        other => Ok(other),
+        ))
+    } else {
+        Ok(notes)
     }
 }
 
@@ -221,12 +222,12 @@ mod tests {
 
     #[test]
     fn the_transition_table_allows_exactly_five_moves() {
+        use OrderStatus::*;
         let allowed: Vec<(OrderStatus, OrderStatus)> = OrderStatus::ALL
             .into_iter()
             .flat_map(|from| OrderStatus::ALL.into_iter().map(move |to| (from, to)))
             .filter(|(from, to)| from.can_become(*to))
             .collect();
-        use OrderStatus::*;
         assert_eq!(
             allowed,
             [

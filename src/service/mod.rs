@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod error;
 pub mod orders;
 pub mod password_hasher;
+pub mod password_reset;
 pub mod sessions;
 pub mod users;
 
@@ -19,12 +20,17 @@ pub fn now() -> DateTime<Utc> {
 
 /// `count` random bytes as lower-case hex.
 pub fn random_hex(count: usize) -> String {
-    use std::fmt::Write;
     let mut bytes = vec![0_u8; count];
     rand::fill(&mut bytes[..]);
+    to_hex(&bytes)
+}
+
+/// Bytes as lower-case hex.
+pub fn to_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
     bytes
         .iter()
-        .fold(String::with_capacity(count * 2), |mut out, byte| {
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
             let _ = write!(out, "{byte:02x}");
             out
         })

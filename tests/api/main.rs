@@ -7,4 +7,6 @@ mod auth;
 mod cli;
 mod errors;
 mod helpers;
+mod password_reset;
+mod smtp;
 mod spec;

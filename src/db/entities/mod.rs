@@ -2,5 +2,6 @@
 
 pub mod order_items;
 pub mod orders;
+pub mod password_reset_tokens;
 pub mod sessions;
 pub mod users;

@@ -1,0 +1,152 @@
+//! The page a reset mail links to: a small form that works without JavaScript and applies
+//! the same rules and messages as `POST /api/reset-password`. It is not part of the API, so
+//! it is not in the spec.
+
+use poem::{
+    IntoResponse, Response, handler,
+    http::StatusCode,
+    web::{Data, Form, Html, Query},
+};
+use serde::Deserialize;
+
+use super::AppState;
+use crate::{
+    domain::{FieldErrors, Password},
+    mail::templates::escape_html,
+    service::{ServiceError, password_reset::PASSWORD_RESET},
+};
+
+#[derive(Debug, Deserialize)]
+pub struct ResetLink {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    email: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ResetForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password_confirmation: String,
+}
+
+#[handler]
+pub fn reset_form(Query(link): Query<ResetLink>) -> Response {
+    page(
+        StatusCode::OK,
+        &form(&link.token, &link.email, &FieldErrors::new()),
+    )
+}
+
+#[handler]
+pub async fn reset_submit(state: Data<&AppState>, Form(submitted): Form<ResetForm>) -> Response {
+    let outcome =
+        match Password::parse_confirmed(submitted.password, Some(&submitted.password_confirmation))
+        {
+            Ok(password) => {
+                state
+                    .password_resets
+                    .reset(&submitted.token, &submitted.email, password)
+                    .await
+            }
+            Err(message) => Err(ServiceError::invalid("password", message)),
+        };
+    match outcome {
+        Ok(()) => page(
+            StatusCode::OK,
+            &format!(
+                "<h1>Password reset</h1>\n<p role=\"status\">{}</p>",
+                escape_html(PASSWORD_RESET)
+            ),
+        ),
+        Err(ServiceError::Validation(errors)) => page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &form(&submitted.token, &submitted.email, &errors),
+        ),
+        Err(err) => {
+            let status = super::error::ApiError::from(err).status();
+            page(
+                status,
+                "<h1>Something went wrong</h1>\n<p role=\"alert\">Your password was not changed. Please try again in a moment.</p>",
+            )
+        }
+    }
+}
+
+fn form(token: &str, email: &str, errors: &FieldErrors) -> String {
+    let errors = errors.clone().into_map();
+    let messages: Vec<String> = errors
+        .values()
+        .flatten()
+        .map(|message| format!("<li>{}</li>", escape_html(message)))
+        .collect();
+    let summary = if messages.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<ul class=\"errors\" role=\"alert\" id=\"errors\">{}</ul>\n",
+            messages.join("")
+        )
+    };
+    let invalid = |field: &str| {
+        if errors.contains_key(field) {
+            " aria-invalid=\"true\" aria-describedby=\"errors\""
+        } else {
+            ""
+        }
+    };
+    format!(
+        r#"<h1>Choose a new password</h1>
+{summary}<form method="post" action="/reset-password">
+<input type="hidden" name="token" value="{token}">
+<input type="hidden" name="email" value="{email}">
+<p>For <strong>{email}</strong>. At least 8 characters; every session of this account will be signed out.</p>
+<p><label for="password">New password</label><br>
+<input id="password" name="password" type="password" autocomplete="new-password" minlength="8" required{password_invalid}></p>
+<p><label for="password_confirmation">Confirm the new password</label><br>
+<input id="password_confirmation" name="password_confirmation" type="password" autocomplete="new-password" minlength="8" required></p>
+<p><button type="submit">Reset my password</button></p>
+</form>"#,
+        token = escape_html(token),
+        email = escape_html(email),
+        password_invalid = invalid("password"),
+    )
+}
+
+fn page(status: StatusCode, body: &str) -> Response {
+    let html = format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Reset your password · Comptoir</title>
+<style>body{{font-family:sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem;line-height:1.5}}.errors{{color:#a00}}input{{font-size:1rem;padding:.3rem;width:100%;box-sizing:border-box}}</style>
+</head>
+<body>
+<main>
+{body}
+</main>
+</body>
+</html>
+"#
+    );
+    let mut response = Html(html).with_status(status).into_response();
+    let headers = response.headers_mut();
+    // The token is in this page's URL and form: keep it out of caches and Referer headers.
+    headers.insert(
+        poem::http::header::CACHE_CONTROL,
+        poem::http::HeaderValue::from_static("no-store"),
+    );
+    headers.insert(
+        poem::http::header::REFERRER_POLICY,
+        poem::http::HeaderValue::from_static("no-referrer"),
+    );
+    response
+}

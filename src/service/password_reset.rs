@@ -1,0 +1,259 @@
+//! Forgotten passwords: a single-use, expiring link by mail, of which only a hash is stored.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::TimeDelta;
+use lettre::message::Mailbox;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, TransactionTrait, sea_query::Expr,
+};
+use sha2::{Digest, Sha256};
+use tracing::Instrument;
+
+use super::{
+    ServiceError, now, password_hasher::PasswordHasher, random_hex, sessions::Sessions, to_hex,
+};
+use crate::{
+    config::MailSettings,
+    db::entities::{password_reset_tokens, users},
+    domain::{Email, Password},
+    mail::{
+        Mailer,
+        templates::{PASSWORD_CHANGED, RESET_PASSWORD},
+    },
+};
+
+/// The answer to every forgot-password request, known address or not.
+pub const LINK_SENT: &str =
+    "If that address has an account, a link to reset its password is on its way.";
+pub const PASSWORD_RESET: &str = "Your password has been reset. Log in with your new password.";
+pub const INVALID_TOKEN: &str = "This password reset token is invalid.";
+
+/// At most one mail per address in this window, whatever the number of requests.
+const ONE_MAIL_PER: TimeDelta = TimeDelta::seconds(60);
+
+#[derive(Clone)]
+pub struct PasswordResets {
+    db: DatabaseConnection,
+    hasher: PasswordHasher,
+    mailer: Mailer,
+    public_url: String,
+    ttl: Duration,
+}
+
+impl PasswordResets {
+    pub fn new(
+        db: DatabaseConnection,
+        hasher: PasswordHasher,
+        mailer: Mailer,
+        settings: &MailSettings,
+    ) -> Self {
+        Self {
+            db,
+            hasher,
+            mailer,
+            public_url: settings.public_url.clone(),
+            ttl: settings.reset_token_ttl,
+        }
+    }
+
+    /// Starts sending a reset link and returns at once: the lookup, the token and the mail
+    /// all happen off the request path, so neither the answer nor its timing tells whether
+    /// the address has an account. Failures are logged, never shown.
+    pub fn request_link(&self, email: Email) {
+        let this = self.clone();
+        tokio::spawn(
+            async move {
+                if let Err(err) = this.send_link(&email).await {
+                    tracing::error!(error = format!("{err:#}"), "password reset mail failed");
+                }
+            }
+            .instrument(tracing::Span::current()),
+        );
+    }
+
+    async fn send_link(&self, email: &Email) -> anyhow::Result<()> {
+        let Some(user) = users::Entity::find()
+            .filter(users::Column::Email.eq(email.as_str()))
+            .one(&self.db)
+            .await?
+        else {
+            tracing::info!("password reset asked for an address without an account");
+            return Ok(());
+        };
+        let issued_at = now();
+        let recent = password_reset_tokens::Entity::find()
+            .filter(password_reset_tokens::Column::UserId.eq(user.id))
+            .filter(password_reset_tokens::Column::CreatedAt.gt(issued_at - ONE_MAIL_PER))
+            .count(&self.db)
+            .await?;
+        if recent > 0 {
+            tracing::info!(
+                user_id = user.id,
+                "a reset link was sent less than a minute ago; not sending another"
+            );
+            return Ok(());
+        }
+
+        let token = random_hex(32);
+        let txn = self.db.begin().await?;
+        // A new link makes every earlier one useless.
+        password_reset_tokens::Entity::delete_many()
+            .filter(password_reset_tokens::Column::UserId.eq(user.id))
+            .exec(&txn)
+            .await?;
+        password_reset_tokens::ActiveModel {
+            user_id: Set(user.id),
+            token_hash: Set(hash_token(&token)),
+            created_at: Set(issued_at),
+            expires_at: Set(issued_at
+                + TimeDelta::from_std(self.ttl).context("reset token lifetime out of range")?),
+            used_at: Set(None),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        txn.commit().await?;
+
+        let link = format!(
+            "{}/reset-password?token={token}&email={}",
+            self.public_url,
+            percent_encode(&user.email)
+        );
+        let mail = RESET_PASSWORD.render(
+            mailbox(&user)?,
+            &[
+                ("name", &user.name),
+                ("link", &link),
+                ("validity", &describe(self.ttl)),
+            ],
+        );
+        self.mailer.send(mail).await?;
+        tracing::info!(user_id = user.id, "password reset link sent");
+        Ok(())
+    }
+
+    /// Sets a new password with a token from a reset link. The token must match the email, be
+    /// unused and unexpired; it is then used up, and every session of the user ends.
+    #[tracing::instrument(skip_all)]
+    pub async fn reset(
+        &self,
+        token: &str,
+        email: &str,
+        password: Password,
+    ) -> Result<(), ServiceError> {
+        let invalid = || ServiceError::invalid("token", INVALID_TOKEN);
+        let email =
+            Email::parse(email).map_err(|message| ServiceError::invalid("email", message))?;
+        let found = password_reset_tokens::Entity::find()
+            .find_also_related(users::Entity)
+            .filter(password_reset_tokens::Column::TokenHash.eq(hash_token(token)))
+            .filter(password_reset_tokens::Column::UsedAt.is_null())
+            .filter(password_reset_tokens::Column::ExpiresAt.gt(now()))
+            .one(&self.db)
+            .await?;
+        let Some((row, Some(user))) = found else {
+            return Err(invalid());
+        };
+        if user.email != email.as_str() {
+            return Err(invalid());
+        }
+        let password_hash = self.hasher.hash(&password).await?;
+
+        let txn = self.db.begin().await?;
+        // Only one of two racing resets can use the token.
+        let claimed = password_reset_tokens::Entity::update_many()
+            .col_expr(password_reset_tokens::Column::UsedAt, Expr::value(now()))
+            .filter(password_reset_tokens::Column::Id.eq(row.id))
+            .filter(password_reset_tokens::Column::UsedAt.is_null())
+            .exec(&txn)
+            .await?;
+        if claimed.rows_affected == 0 {
+            return Err(invalid());
+        }
+        users::Entity::update_many()
+            .col_expr(users::Column::PasswordHash, Expr::value(password_hash))
+            .col_expr(users::Column::UpdatedAt, Expr::value(now()))
+            .filter(users::Column::Id.eq(user.id))
+            .exec(&txn)
+            .await?;
+        Sessions::revoke_all(&txn, user.id, None).await?;
+        txn.commit().await?;
+        tracing::info!(user_id = user.id, "password reset; every session revoked");
+
+        let mailer = self.mailer.clone();
+        tokio::spawn(
+            async move {
+                let sent = match mailbox(&user) {
+                    Ok(to) => {
+                        mailer
+                            .send(PASSWORD_CHANGED.render(to, &[("name", &user.name)]))
+                            .await
+                    }
+                    Err(err) => Err(err),
+                };
+                if let Err(err) = sent {
+                    tracing::error!(error = format!("{err:#}"), "password changed mail failed");
+                }
+            }
+            .instrument(tracing::Span::current()),
+        );
+        Ok(())
+    }
+}
+
+fn hash_token(token: &str) -> String {
+    to_hex(&Sha256::digest(token.as_bytes()))
+}
+
+fn mailbox(user: &users::Model) -> anyhow::Result<Mailbox> {
+    let address = user
+        .email
+        .parse()
+        .context("the account's email is not a mail address")?;
+    Ok(Mailbox::new(Some(user.name.clone()), address))
+}
+
+/// "60 minutes", "90 seconds": how long a link works, for the mail.
+fn describe(ttl: Duration) -> String {
+    match ttl.as_secs() {
+        seconds if seconds % 60 == 0 => format!("{} minutes", seconds / 60),
+        seconds => format!("{seconds} seconds"),
+    }
+}
+
+/// Escapes everything but RFC 3986's unreserved characters, for a query string.
+fn percent_encode(text: &str) -> String {
+    use std::fmt::Write;
+    text.bytes().fold(String::new(), |mut out, byte| {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+        out
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_sha256_of_the_token_is_kept() {
+        assert_eq!(
+            hash_token("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn emails_are_escaped_for_the_link() {
+        assert_eq!(
+            percent_encode("ada+shop@example.com"),
+            "ada%2Bshop%40example.com"
+        );
+    }
+}
