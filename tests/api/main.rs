@@ -5,6 +5,9 @@
 
 mod auth;
 mod cli;
+mod cli_admin;
 mod errors;
 mod helpers;
+mod orders;
 mod spec;
+mod users;
