@@ -223,3 +223,310 @@ impl TestApp {
 pub fn unique_email(prefix: &str) -> String {
     format!("{prefix}-{}@example.com", comptoir::service::random_hex(6))
 }
+
+/// The password every helper-made account has.
+pub const PASSWORD: &str = "password-1";
+
+/// An account made by a helper: its id, a live token and its (lower-case) email.
+pub struct TestUser {
+    pub id: i64,
+    pub token: String,
+    pub email: String,
+}
+
+/// One order line as a client sends it.
+pub fn item(product: &str, quantity: i64, unit_price_cents: i64) -> Value {
+    json!({"product": product, "quantity": quantity, "unit_price_cents": unit_price_cents})
+}
+
+/// The allowed transitions, as an admin walks them, that bring a new order to `status`.
+pub fn path_to(status: &str) -> &'static [&'static str] {
+    match status {
+        "pending" => &[],
+        "paid" => &["paid"],
+        "shipped" => &["paid", "shipped"],
+        "delivered" => &["paid", "shipped", "delivered"],
+        "cancelled" => &["cancelled"],
+        other => panic!("no such status: {other}"),
+    }
+}
+
+pub const STATUSES: [&str; 5] = ["pending", "paid", "shipped", "delivered", "cancelled"];
+
+/// Whether the status table allows `from → to` (a different status).
+pub fn table_allows(from: &str, to: &str) -> bool {
+    matches!(
+        (from, to),
+        ("pending", "paid" | "cancelled")
+            | ("paid", "shipped" | "cancelled")
+            | ("shipped", "delivered")
+    )
+}
+
+/// An app on a given database, e.g. a file the command line has just written to.
+pub async fn spawn_app_on(database_url: &str) -> TestApp {
+    spawn_app_with(&[("DATABASE_URL", database_url)]).await
+}
+
+/// Asserts `value` is an RFC 3339 timestamp in UTC, written with a `Z`.
+#[track_caller]
+pub fn assert_utc_timestamp(value: &Value) {
+    let text = value.as_str().unwrap_or_default();
+    assert!(
+        text.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(text).is_ok(),
+        "not an RFC 3339 UTC timestamp: {value}"
+    );
+}
+
+impl Reply {
+    /// Asserts a success status, showing the body when it is not.
+    #[track_caller]
+    pub fn assert_status(&self, status: u16) {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+    }
+
+    /// Asserts a 422 `validation_failed` whose `errors` name exactly `fields`.
+    #[track_caller]
+    pub fn assert_invalid(&self, fields: &[&str]) {
+        self.assert_error(422, "validation_failed");
+        assert_eq!(self.error_fields(), fields, "body: {}", self.body);
+    }
+
+    /// The `data` of a list response.
+    pub fn data(&self) -> Vec<Value> {
+        self.body["data"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The ids in the `data` of a list response, in order.
+    pub fn ids(&self) -> Vec<i64> {
+        ids_of(&self.data())
+    }
+
+    /// Asserts a list response's `meta`.
+    #[track_caller]
+    pub fn assert_meta(&self, current_page: u64, per_page: u64, total: u64, last_page: u64) {
+        let meta = &self.body["meta"];
+        assert_eq!(meta["current_page"], current_page, "meta: {meta}");
+        assert_eq!(meta["per_page"], per_page, "meta: {meta}");
+        assert_eq!(meta["total"], total, "meta: {meta}");
+        assert_eq!(meta["last_page"], last_page, "meta: {meta}");
+    }
+}
+
+impl TestApp {
+    pub async fn put(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.call(Method::PUT, path, token, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.call(Method::PATCH, path, token, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Reply {
+        self.call(Method::DELETE, path, token, None).await
+    }
+
+    /// Registers an ordinary account with this name and email (password [`PASSWORD`]).
+    pub async fn new_user(&self, name: &str, email: &str) -> TestUser {
+        let reply = self
+            .post(
+                "/api/register",
+                None,
+                json!({"name": name, "email": email, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        TestUser {
+            id: reply.body["user"]["id"].as_i64().unwrap(),
+            token: reply.body["access_token"].as_str().unwrap().to_owned(),
+            email: reply.body["user"]["email"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Registers an ordinary account with a unique email.
+    pub async fn ordinary_user(&self, name: &str) -> TestUser {
+        let slug: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        self.new_user(name, &unique_email(&slug)).await
+    }
+
+    /// An ordinary user's id and token.
+    pub async fn user_token(&self, name: &str) -> (i64, String) {
+        let user = self.ordinary_user(name).await;
+        (user.id, user.token)
+    }
+
+    /// Makes the account an admin behind the API's back; its tokens carry the new role at once.
+    pub async fn promote(&self, id: i64) {
+        use sea_orm::ConnectionTrait;
+        self.db()
+            .await
+            .execute_unprepared(&format!("UPDATE users SET role = 'admin' WHERE id = {id}"))
+            .await
+            .unwrap();
+    }
+
+    /// An admin account.
+    pub async fn admin(&self) -> TestUser {
+        let user = self.ordinary_user("Admin").await;
+        self.promote(user.id).await;
+        user
+    }
+
+    /// An admin's id and token.
+    pub async fn admin_token(&self) -> (i64, String) {
+        let admin = self.admin().await;
+        (admin.id, admin.token)
+    }
+
+    /// Creates an order from a whole body, asserting the 201, and returns the order.
+    pub async fn create_order_with(&self, token: &str, body: Value) -> Value {
+        let reply = self.post("/api/orders", Some(token), body).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body
+    }
+
+    /// Creates an order with these items for the caller and returns it.
+    pub async fn create_order(&self, token: &str, items: Value) -> Value {
+        self.create_order_with(token, json!({"items": items})).await
+    }
+
+    /// Creates a one-line order for the caller and returns its id.
+    pub async fn simple_order(&self, token: &str) -> i64 {
+        self.create_order(token, json!([item("Widget", 2, 150)]))
+            .await["id"]
+            .as_i64()
+            .unwrap()
+    }
+
+    /// The order as `token` sees it, asserting a 200.
+    pub async fn order(&self, token: &str, id: i64) -> Value {
+        let reply = self.get(&format!("/api/orders/{id}"), Some(token)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply.body
+    }
+
+    /// The user as `token` sees it, asserting a 200.
+    pub async fn user(&self, token: &str, id: i64) -> Value {
+        let reply = self.get(&format!("/api/users/{id}"), Some(token)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply.body
+    }
+
+    /// Sets an order's status as `token`, asserting a 200.
+    pub async fn set_status(&self, token: &str, id: i64, status: &str) {
+        let reply = self
+            .patch(
+                &format!("/api/orders/{id}"),
+                Some(token),
+                json!({"status": status}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "to {status}: {}", reply.body);
+        assert_eq!(reply.body["status"], status);
+    }
+
+    /// Walks a new order to `status` through allowed transitions, as the admin `admin_token`.
+    pub async fn bring_order_to(&self, admin_token: &str, id: i64, status: &str) {
+        for step in path_to(status) {
+            self.set_status(admin_token, id, step).await;
+        }
+    }
+
+    /// Reads every page of a list with `per_page` rows a page, checking each page's `meta` and
+    /// size and that the page after the last is empty; returns all rows in order.
+    pub async fn all_pages(
+        &self,
+        token: &str,
+        path: &str,
+        per_page: u64,
+        expected_total: u64,
+    ) -> Vec<Value> {
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let last_page = expected_total.div_ceil(per_page).max(1);
+        let mut rows = Vec::new();
+        for page in 1..=last_page + 1 {
+            let url = format!("{path}{separator}page={page}&per_page={per_page}");
+            let reply = self.get(&url, Some(token)).await;
+            assert_eq!(reply.status, StatusCode::OK, "{url}: {}", reply.body);
+            let meta = &reply.body["meta"];
+            assert_eq!(meta["current_page"], page, "{url}: {meta}");
+            assert_eq!(meta["per_page"], per_page, "{url}: {meta}");
+            assert_eq!(meta["total"], expected_total, "{url}: {meta}");
+            assert_eq!(meta["last_page"], last_page, "{url}: {meta}");
+            let expected_len = if page > last_page {
+                0
+            } else {
+                per_page.min(expected_total - (page - 1) * per_page)
+            };
+            let data = reply.data();
+            assert_eq!(u64::try_from(data.len()).unwrap(), expected_len, "{url}");
+            rows.extend(data);
+        }
+        rows
+    }
+}
+
+/// Asserts that list rows come in the order `sort` asks for (`column` or `-column`); under an
+/// ascending sort, rows that tie on the column come by ascending id.
+#[track_caller]
+pub fn assert_sorted(rows: &[Value], sort: &str) {
+    use std::cmp::Ordering;
+    let (column, descending) = match sort.strip_prefix('-') {
+        Some(column) => (column, true),
+        None => (sort, false),
+    };
+    let compare = |a: &Value, b: &Value| -> Ordering {
+        if column.ends_with("_at") {
+            let time = |row: &Value| {
+                chrono::DateTime::parse_from_rfc3339(row[column].as_str().unwrap()).unwrap()
+            };
+            time(a).cmp(&time(b))
+        } else if let (Some(x), Some(y)) = (a[column].as_i64(), b[column].as_i64()) {
+            x.cmp(&y)
+        } else {
+            a[column].as_str().unwrap().cmp(b[column].as_str().unwrap())
+        }
+    };
+    for pair in rows.windows(2) {
+        let mut ordering = compare(&pair[0], &pair[1]);
+        if descending {
+            ordering = ordering.reverse();
+        }
+        assert_ne!(
+            ordering,
+            Ordering::Greater,
+            "sort={sort}: {} came before {}",
+            pair[0],
+            pair[1]
+        );
+        if ordering == Ordering::Equal && !descending {
+            assert!(
+                pair[0]["id"].as_i64() < pair[1]["id"].as_i64(),
+                "sort={sort}: a tie is not broken by id: {} then {}",
+                pair[0],
+                pair[1]
+            );
+        }
+    }
+}
+
+/// The ids of rows, in order.
+pub fn ids_of(rows: &[Value]) -> Vec<i64> {
+    rows.iter().map(|row| row["id"].as_i64().unwrap()).collect()
+}
+
+/// The ids of rows, sorted, to compare with the ids expected in any order.
+pub fn sorted_ids(rows: &[Value]) -> Vec<i64> {
+    let mut ids = ids_of(rows);
+    ids.sort_unstable();
+    ids
+}

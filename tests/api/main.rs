@@ -5,8 +5,11 @@
 
 mod auth;
 mod cli;
+mod cli_admin;
 mod errors;
 mod helpers;
+mod orders;
 mod password_reset;
 mod smtp;
 mod spec;
+mod users;
