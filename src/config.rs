@@ -114,7 +114,7 @@ impl Config {
         let kind = database_kind(&url)?;
         let default_connections = match kind {
             DatabaseKind::Sqlite => 8,
-            DatabaseKind::Postgres => 16,
+            DatabaseKind::Postgres => 10,
         };
         let database = DatabaseSettings {
             url: Secret::new(url),

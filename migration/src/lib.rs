@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_create_users_and_sessions;
 mod m20261122_000002_create_orders;
 mod m20261122_000003_create_password_reset_tokens;
+mod m20261122_000004_unique_lower_email;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_create_users_and_sessions::Migration),
             Box::new(m20261122_000002_create_orders::Migration),
             Box::new(m20261122_000003_create_password_reset_tokens::Migration),
+            Box::new(m20261122_000004_unique_lower_email::Migration),
         ]
     }
 }

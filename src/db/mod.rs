@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, EntityTrait, Order,
-    PaginatorTrait, QueryOrder, QuerySelect, Select,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    Order, PaginatorTrait, QueryOrder, QuerySelect, Select, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
 };
 
 use crate::config::{DatabaseKind, DatabaseSettings};
@@ -33,14 +34,52 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
     Database::connect(options).await
 }
 
-/// Applies every pending migration; a no-op when the schema is current.
+/// An arbitrary key for PostgreSQL's advisory lock that serialises migrations.
+const MIGRATION_LOCK: i64 = 0x636f_6d70_746f_6972; // "comptoir"
+
+/// Applies every pending migration; a no-op when the schema is current. The migrations run
+/// in one transaction that first takes a lock (an advisory lock on PostgreSQL, the write lock
+/// on SQLite), so instances that start together migrate one after the other, and the later
+/// ones find nothing left to do.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(db, None).await
+    let txn = if db.get_database_backend() == DbBackend::Postgres {
+        let txn = db.begin().await?;
+        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+            .await?;
+        txn
+    } else {
+        db.begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        })
+        .await?
+    };
+    Migrator::up(&txn, None).await?;
+    txn.commit().await
 }
 
-/// Whether the error means the database could not be reached, as opposed to a bad query.
+/// Whether the error means the database could not be reached (the pool timed out, the
+/// connection broke, the server is shutting down), as opposed to a bad query.
 pub fn is_unavailable(err: &DbErr) -> bool {
-    matches!(err, DbErr::ConnectionAcquire(_) | DbErr::Conn(_))
+    use sea_orm::{RuntimeErr, sqlx::Error};
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(cause)) | DbErr::Query(RuntimeErr::SqlxError(cause)) => {
+            match cause.as_ref() {
+                Error::Io(_)
+                | Error::Tls(_)
+                | Error::PoolTimedOut
+                | Error::PoolClosed
+                | Error::WorkerCrashed => true,
+                // SQLSTATE class 08 is "connection exception", 57P0x "operator intervention".
+                Error::Database(db) => db
+                    .code()
+                    .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
 }
 
 /// One page of `select`, ordered by `column` then by `id` in the same direction (so that ties

@@ -18,6 +18,19 @@ pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(0)
 }
 
+/// When something that lives `ttl` from now expires: rounded up to a whole second, so that it
+/// never lives less than `ttl`.
+pub fn expiry(ttl: std::time::Duration) -> anyhow::Result<DateTime<Utc>> {
+    use anyhow::Context;
+    let exact = Utc::now() + chrono::Duration::from_std(ttl).context("lifetime out of range")?;
+    let rounded = exact.trunc_subsecs(0);
+    Ok(if rounded < exact {
+        rounded + chrono::Duration::seconds(1)
+    } else {
+        rounded
+    })
+}
+
 /// `count` random bytes as lower-case hex.
 pub fn random_hex(count: usize) -> String {
     let mut bytes = vec![0_u8; count];

@@ -13,7 +13,8 @@ use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
 use super::{
-    ServiceError, now, password_hasher::PasswordHasher, random_hex, sessions::Sessions, to_hex,
+    ServiceError, expiry, now, password_hasher::PasswordHasher, random_hex, sessions::Sessions,
+    to_hex,
 };
 use crate::{
     config::MailSettings,
@@ -108,8 +109,7 @@ impl PasswordResets {
             user_id: Set(user.id),
             token_hash: Set(hash_token(&token)),
             created_at: Set(issued_at),
-            expires_at: Set(issued_at
-                + TimeDelta::from_std(self.ttl).context("reset token lifetime out of range")?),
+            expires_at: Set(expiry(self.ttl)?),
             used_at: Set(None),
             ..Default::default()
         }

@@ -11,7 +11,7 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{ServiceError, accounts::user_from_row, now, random_hex};
+use super::{ServiceError, accounts::user_from_row, expiry, now, random_hex};
 use crate::{
     config::{Secret, TokenSettings},
     db::entities::{sessions, users},
@@ -71,8 +71,7 @@ impl Sessions {
         user_id: i64,
     ) -> Result<IssuedToken, ServiceError> {
         let issued_at = now();
-        let expires_at = issued_at
-            + chrono::Duration::from_std(self.ttl).context("token lifetime out of range")?;
+        let expires_at = expiry(self.ttl)?;
         let jti = random_hex(16);
         sessions::ActiveModel {
             jti: Set(jti.clone()),

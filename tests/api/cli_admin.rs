@@ -7,23 +7,26 @@ use std::{
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use crate::helpers::{PASSWORD, spawn_app_on};
+use crate::helpers::{PASSWORD, TestDatabase, spawn_app_on};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_comptoir");
 
-/// A fresh SQLite file, migrated, and its `DATABASE_URL`.
+/// A fresh database of the engine under test, migrated by `comptoir migrate`.
 struct Database {
     url: String,
-    _dir: tempfile::TempDir,
+    _database: TestDatabase,
 }
 
 impl Database {
     async fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/x.db?mode=rwc", dir.path().display());
+        let database = TestDatabase::create().await;
+        let url = database.url.clone();
         let output = run(vec!["migrate".into()], env(&url), None).await;
         assert!(output.status.success(), "{}", text(&output.stderr));
-        Self { url, _dir: dir }
+        Self {
+            url,
+            _database: database,
+        }
     }
 
     /// Runs `create-admin` on this database, the password on standard input when given.

@@ -50,20 +50,124 @@ pub fn captured_logs() -> String {
     String::from_utf8_lossy(&logs().0.lock().unwrap()).into_owned()
 }
 
+/// A database of its own for one test: a SQLite file in a temporary folder or, when
+/// `TEST_DATABASE_URL` names a PostgreSQL server, a fresh database there, dropped afterwards.
+pub struct TestDatabase {
+    pub url: String,
+    place: Place,
+}
+
+enum Place {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { server_url: String, name: String },
+}
+
+/// The PostgreSQL server to test on, if any (`TEST_DATABASE_URL=postgres://…/postgres`).
+pub fn postgres_server() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|url| url.starts_with("postgres://") || url.starts_with("postgresql://"))
+}
+
+/// `url` with its database name replaced (the URL must name one, e.g. `/postgres`).
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, String::new()), |(base, query)| {
+            (base, format!("?{query}"))
+        });
+    let authority_end = base.find("://").map_or(0, |scheme| scheme + 3);
+    let path = base[authority_end..]
+        .find('/')
+        .map_or(base.len(), |slash| authority_end + slash);
+    format!("{}/{name}{query}", &base[..path])
+}
+
+impl TestDatabase {
+    pub async fn create() -> Self {
+        let Some(server_url) = postgres_server() else {
+            let dir = tempfile::tempdir().unwrap();
+            return Self {
+                url: format!("sqlite://{}/comptoir.db?mode=rwc", dir.path().display()),
+                place: Place::Sqlite(dir),
+            };
+        };
+        let name = format!("comptoir_test_{}", comptoir::service::random_hex(8));
+        let server = sea_orm::Database::connect(server_url.as_str())
+            .await
+            .expect("TEST_DATABASE_URL is reachable");
+        sea_orm::ConnectionTrait::execute_unprepared(&server, &format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        server.close().await.unwrap();
+        Self {
+            url: with_database(&server_url, &name),
+            place: Place::Postgres { server_url, name },
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.place, Place::Postgres { .. })
+    }
+
+    /// This database's URL with its host and port replaced, e.g. to go through a proxy.
+    pub fn url_through(&self, address: &str) -> String {
+        let start = self
+            .url
+            .find('@')
+            .map_or_else(|| self.url.find("://").unwrap() + 3, |at| at + 1);
+        let end = start + self.url[start..].find('/').unwrap();
+        format!("{}{address}{}", &self.url[..start], &self.url[end..])
+    }
+
+    /// The host and port of the PostgreSQL server.
+    pub fn server_address(&self) -> String {
+        let start = self
+            .url
+            .find('@')
+            .map_or_else(|| self.url.find("://").unwrap() + 3, |at| at + 1);
+        let end = start + self.url[start..].find('/').unwrap();
+        self.url[start..end].to_owned()
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Place::Postgres { server_url, name } = &self.place else {
+            return;
+        };
+        let (server_url, name) = (server_url.clone(), name.clone());
+        // Drop runs inside the test's runtime, which cannot be blocked on: use a thread.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                use sea_orm::ConnectionTrait;
+                if let Ok(server) = sea_orm::Database::connect(server_url.as_str()).await {
+                    let _ = server
+                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                    let _ = server.close().await;
+                }
+            });
+        });
+        let _ = dropped.join();
+    }
+}
+
 pub struct TestApp {
     pub address: String,
     pub config: Config,
     pub client: reqwest::Client,
-    _dir: tempfile::TempDir,
+    pub database: Option<Arc<TestDatabase>>,
 }
 
-/// The settings of a test app: its own SQLite file, port 0, the cheapest bcrypt cost.
-pub fn test_config(dir: &tempfile::TempDir, overrides: &[(&str, &str)]) -> Config {
+/// The settings of a test app: `database_url`, port 0, the cheapest bcrypt cost.
+pub fn test_config(database_url: &str, overrides: &[(&str, &str)]) -> Config {
     let mut vars: HashMap<String, String> = HashMap::from([
-        (
-            "DATABASE_URL".into(),
-            format!("sqlite://{}/comptoir.db?mode=rwc", dir.path().display()),
-        ),
+        ("DATABASE_URL".into(), database_url.to_owned()),
         ("BIND_ADDR".into(), "127.0.0.1:0".into()),
         ("JWT_SECRET".into(), JWT_SECRET.into()),
         ("BCRYPT_COST".into(), "4".into()),
@@ -78,10 +182,22 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
 }
 
+/// An app on a database of its own, unless `overrides` names a `DATABASE_URL`.
 pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
+    let database = if overrides.iter().any(|(name, _)| *name == "DATABASE_URL") {
+        None
+    } else {
+        Some(Arc::new(TestDatabase::create().await))
+    };
+    let url = database
+        .as_ref()
+        .map(|database| database.url.clone())
+        .unwrap_or_default();
+    start(test_config(&url, overrides), database).await
+}
+
+async fn start(config: Config, database: Option<Arc<TestDatabase>>) -> TestApp {
     logs();
-    let dir = tempfile::tempdir().unwrap();
-    let config = test_config(&dir, overrides);
     let app = Application::build(&config).await.expect("the app builds");
     let address = format!("http://{}", app.address());
     tokio::spawn(app.run_until(std::future::pending()));
@@ -93,7 +209,15 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap(),
-        _dir: dir,
+        database,
+    }
+}
+
+impl TestApp {
+    /// A second instance of the service on the same database and secret, as behind a load
+    /// balancer.
+    pub async fn another_instance(&self) -> TestApp {
+        start(self.config.clone(), self.database.clone()).await
     }
 }
 
