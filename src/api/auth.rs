@@ -7,7 +7,7 @@ use super::{
     body::JsonBody,
     error::{Failure, status::*},
     security::BearerAuth,
-    types::{MessageResponse, UserResource},
+    types::{EmailAddress, MessageResponse, UserResource},
 };
 use crate::{
     domain::{Email, Password},
@@ -22,13 +22,17 @@ use poem::web::Data;
 pub struct AuthApi;
 
 #[derive(Debug, Object)]
-#[oai(example)]
+#[oai(example, skip_serializing_if_is_none)]
 pub struct RegisterRequest {
-    #[oai(validator(min_length = 1, max_length = 255))]
+    #[oai(validator(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$"
+    ))]
     pub name: String,
     /// Any case; stored trimmed and lower-cased.
-    #[oai(validator(min_length = 3, max_length = 254))]
-    pub email: String,
+    #[oai(validator(max_length = 254))]
+    pub email: EmailAddress,
     /// 8 characters or more, at most 72 bytes (bcrypt reads no more; longer ones are refused).
     #[oai(validator(min_length = 8, max_length = 72))]
     pub password: String,
@@ -50,8 +54,8 @@ impl Example for RegisterRequest {
 #[derive(Debug, Object)]
 #[oai(example)]
 pub struct LoginRequest {
-    #[oai(validator(min_length = 3, max_length = 254))]
-    pub email: String,
+    #[oai(validator(max_length = 254))]
+    pub email: EmailAddress,
     #[oai(validator(min_length = 1, max_length = 1024))]
     pub password: String,
 }
@@ -104,8 +108,8 @@ impl Example for TokenResponse {
 #[derive(Debug, Object)]
 #[oai(example)]
 pub struct ForgotPasswordRequest {
-    #[oai(validator(min_length = 3, max_length = 254))]
-    pub email: String,
+    #[oai(validator(max_length = 254))]
+    pub email: EmailAddress,
 }
 
 impl Example for ForgotPasswordRequest {
@@ -123,8 +127,8 @@ pub struct ResetPasswordRequest {
     #[oai(validator(min_length = 1, max_length = 128))]
     pub token: String,
     /// The `email` of the link in the mail.
-    #[oai(validator(min_length = 3, max_length = 254))]
-    pub email: String,
+    #[oai(validator(max_length = 254))]
+    pub email: EmailAddress,
     /// 8 characters or more, at most 72 bytes.
     #[oai(validator(min_length = 8, max_length = 72))]
     pub password: String,
@@ -209,7 +213,7 @@ impl AuthApi {
         let request = body.0;
         let account = NewAccount::parse(
             &request.name,
-            &request.email,
+            &request.email.0,
             request.password,
             request.password_confirmation.as_deref(),
         )
@@ -232,7 +236,7 @@ impl AuthApi {
     ) -> Result<LoginResponse, Failure<{ JSON_BODY | ALWAYS }>> {
         let (user, token) = state
             .accounts
-            .login(&body.0.email, &body.0.password)
+            .login(&body.0.email.0, &body.0.password)
             .await?;
         Ok(LoginResponse::Ok(Json(TokenResponse::new(user, &token))))
     }
@@ -278,7 +282,7 @@ impl AuthApi {
         state: Data<&AppState>,
         body: JsonBody<ForgotPasswordRequest>,
     ) -> Result<StatusReply, Failure<{ JSON_BODY | INTERNAL }>> {
-        let email = Email::parse(&body.0.email).map_err(|message| {
+        let email = Email::parse(&body.0.email.0).map_err(|message| {
             Failure::from(super::error::ApiError::validation(
                 crate::domain::FieldErrors::single("email", message),
             ))
@@ -314,7 +318,7 @@ impl AuthApi {
                 })?;
         state
             .password_resets
-            .reset(&request.token, &request.email, password)
+            .reset(&request.token, &request.email.0, password)
             .await?;
         Ok(StatusReply::Ok(Json(StatusResponse {
             status: PASSWORD_RESET.into(),

@@ -280,6 +280,12 @@ fn check_string(
             format!("The {label} field must not be greater than {max} characters."),
         );
     }
+    if schema.format == Some("email")
+        && let Err(message) = crate::domain::Email::parse(text)
+    {
+        errors.add(field, message.replace("email", label));
+        return;
+    }
     if let Some(pattern) = &schema.pattern
         && !matches_pattern(pattern, text)
     {

@@ -16,9 +16,9 @@ pub enum ComponentStatus {
     Unavailable,
 }
 
+/// `status` is `ok` when every component is.
 #[derive(Debug, Object)]
 pub struct Health {
-    /// `ok` when every component is.
     pub status: ComponentStatus,
     pub database: ComponentStatus,
 }

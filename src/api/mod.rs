@@ -9,12 +9,16 @@ mod middleware;
 mod orders;
 mod pages;
 mod security;
+mod spec;
 mod types;
 mod users;
 
 use std::sync::Arc;
 
-use poem::{Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Route, get, handler, web::Redirect};
+use poem::{
+    Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Route, get, handler,
+    web::{Html, Redirect},
+};
 use poem_openapi::{LicenseObject, OpenApiService, Tags};
 use sea_orm::DatabaseConnection;
 
@@ -82,14 +86,19 @@ fn openapi() -> OpenApiService<Api, ()> {
 
 /// The OpenAPI document as JSON, exactly as `/openapi.json` serves it.
 pub fn spec_json() -> String {
-    let mut spec = openapi().spec();
-    spec.push('\n');
-    spec
+    let mut json = serde_json::to_string_pretty(&spec::document()).unwrap_or_default();
+    json.push('\n');
+    json
 }
 
 /// The OpenAPI document as YAML, exactly as `/openapi.yaml` serves it.
 pub fn spec_yaml() -> String {
-    openapi().spec_yaml()
+    serde_yaml::to_string(&spec::document()).unwrap_or_default()
+}
+
+/// Swagger UI, showing the finished document rather than poem-openapi's draft of it.
+fn swagger_ui(api: &OpenApiService<Api, ()>) -> String {
+    api.swagger_ui_html().replace(&api.spec(), &spec_json())
 }
 
 #[handler]
@@ -127,13 +136,16 @@ pub fn app(state: AppState) -> impl Endpoint {
 
     let json = spec_json();
     let yaml = spec_yaml();
-    let docs = api.swagger_ui();
+    let docs = swagger_ui(&api);
     // Mounted twice without stripping, so that its paths stay exactly as the spec says and
     // `/` stays free for the redirect.
     let api = Arc::new(api.into_endpoint());
     Route::new()
         .at("/", get(to_docs))
-        .nest("/docs", docs)
+        .at(
+            "/docs",
+            get(poem::endpoint::make_sync(move |_| Html(docs.clone()))),
+        )
         .at(
             "/openapi.json",
             get(poem::endpoint::make_sync(move |_| {

@@ -183,7 +183,11 @@ pub struct OrderPage {
 /// A line as the client sends it; its total is computed by the server.
 #[derive(Debug, Clone, Object)]
 pub struct OrderItemInput {
-    #[oai(validator(min_length = 1, max_length = 200))]
+    #[oai(validator(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$"
+    ))]
     pub product: String,
     #[oai(validator(minimum(value = "1"), maximum(value = "10000")))]
     pub quantity: i64,
@@ -200,7 +204,7 @@ fn example_items() -> Vec<OrderItemInput> {
 }
 
 #[derive(Debug, Object)]
-#[oai(example)]
+#[oai(example, skip_serializing_if_is_none)]
 pub struct CreateOrderRequest {
     /// ISO 4217; `EUR` unless given.
     #[oai(validator(pattern = "^[A-Z]{3}$"))]
@@ -208,7 +212,7 @@ pub struct CreateOrderRequest {
     /// 1 to 100 lines.
     #[oai(validator(min_items = 1, max_items = 100))]
     pub items: Vec<OrderItemInput>,
-    #[oai(nullable, validator(max_length = 2000))]
+    #[oai(nullable, validator(max_length = 2000, pattern = r"^[^\x00]*$"))]
     pub notes: Option<String>,
     /// Admins only: the owner of the new order (the caller by default).
     pub user_id: Option<i64>,
@@ -228,13 +232,13 @@ impl Example for CreateOrderRequest {
 /// The whole editable order: `items` is required; an absent `currency` is `EUR` and an absent
 /// `notes` is null. `status`, when given, must be a transition the caller may make.
 #[derive(Debug, Object)]
-#[oai(example)]
+#[oai(example, skip_serializing_if_is_none)]
 pub struct ReplaceOrderRequest {
     #[oai(validator(pattern = "^[A-Z]{3}$"))]
     pub currency: Option<String>,
     #[oai(validator(min_items = 1, max_items = 100))]
     pub items: Vec<OrderItemInput>,
-    #[oai(nullable, validator(max_length = 2000))]
+    #[oai(nullable, validator(max_length = 2000, pattern = r"^[^\x00]*$"))]
     pub notes: Option<String>,
     pub status: Option<OrderStatusName>,
 }
@@ -252,13 +256,13 @@ impl Example for ReplaceOrderRequest {
 
 /// The fields to change; absent fields stay as they are, a null `notes` clears them.
 #[derive(Debug, Object)]
-#[oai(example)]
+#[oai(example, skip_serializing_if_is_none)]
 pub struct UpdateOrderRequest {
     #[oai(validator(pattern = "^[A-Z]{3}$"))]
     pub currency: Option<String>,
     #[oai(validator(min_items = 1, max_items = 100))]
     pub items: Option<Vec<OrderItemInput>>,
-    #[oai(nullable, validator(max_length = 2000))]
+    #[oai(nullable, validator(max_length = 2000, pattern = r"^[^\x00]*$"))]
     pub notes: MaybeUndefined<String>,
     pub status: Option<OrderStatusName>,
 }
@@ -361,7 +365,9 @@ impl OrdersApi {
             validator(minimum(value = "1"), maximum(value = "100"))
         )]
         per_page: Query<u64>,
-        #[oai(default)] sort: Query<OrderSort>,
+        /// Sort key, `-created_at` unless given; a leading `-` sorts descending; ties are broken by
+        /// `id`.
+        sort: Query<Option<OrderSort>>,
         status: Query<Option<OrderStatusName>>,
         /// Admins: only this user's orders. Others may pass only their own id.
         #[oai(validator(minimum(value = "1")))]
@@ -377,7 +383,7 @@ impl OrdersApi {
             .list(
                 &auth.0.user,
                 filter,
-                sort.0.into(),
+                sort.0.unwrap_or_default().into(),
                 page_request(page.0, per_page.0),
             )
             .await?;

@@ -15,7 +15,8 @@ use super::{
     error::{ApiError, Failure, status::*},
     security::BearerAuth,
     types::{
-        PageMetaResource, RoleName, UserResource, default_page, default_per_page, page_request,
+        EmailAddress, PageMetaResource, RoleName, UserResource, default_page, default_per_page,
+        page_request,
     },
 };
 use crate::{
@@ -70,17 +71,21 @@ pub struct UserPage {
     pub meta: PageMetaResource,
 }
 
+/// A new account. `role` is `user` unless given.
 #[derive(Debug, Object)]
-#[oai(example)]
+#[oai(example, skip_serializing_if_is_none)]
 pub struct CreateUserRequest {
-    #[oai(validator(min_length = 1, max_length = 255))]
+    #[oai(validator(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$"
+    ))]
     pub name: String,
-    #[oai(validator(min_length = 3, max_length = 254))]
-    pub email: String,
+    #[oai(validator(max_length = 254))]
+    pub email: EmailAddress,
     /// 8 characters or more, at most 72 bytes.
     #[oai(validator(min_length = 8, max_length = 72))]
     pub password: String,
-    /// `user` unless given.
     pub role: Option<RoleName>,
 }
 
@@ -96,17 +101,21 @@ impl Example for CreateUserRequest {
 }
 
 /// The whole editable account. `name` and `email` are required; the rest is optional.
+/// `role` is for admins only: a body from anyone else that carries it is refused (422).
 #[derive(Debug, Object)]
-#[oai(example)]
+#[oai(example, skip_serializing_if_is_none)]
 pub struct ReplaceUserRequest {
-    #[oai(validator(min_length = 1, max_length = 255))]
+    #[oai(validator(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$"
+    ))]
     pub name: String,
-    #[oai(validator(min_length = 3, max_length = 254))]
-    pub email: String,
+    #[oai(validator(max_length = 254))]
+    pub email: EmailAddress,
     /// A new password; revokes the user's other sessions.
     #[oai(validator(min_length = 8, max_length = 72))]
     pub password: Option<String>,
-    /// Admins only: a body from anyone else that carries `role` is refused.
     pub role: Option<RoleName>,
     /// Required to change your own email or password.
     #[oai(validator(max_length = 1024))]
@@ -125,18 +134,22 @@ impl Example for ReplaceUserRequest {
     }
 }
 
-/// The fields to change; absent fields stay as they are.
+/// The fields to change; absent fields stay as they are. `role` is for admins only: a body
+/// from anyone else that carries it is refused (422).
 #[derive(Debug, Object)]
-#[oai(example)]
+#[oai(example, skip_serializing_if_is_none)]
 pub struct UpdateUserRequest {
-    #[oai(validator(min_length = 1, max_length = 255))]
+    #[oai(validator(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$"
+    ))]
     pub name: Option<String>,
-    #[oai(validator(min_length = 3, max_length = 254))]
-    pub email: Option<String>,
+    #[oai(validator(max_length = 254))]
+    pub email: Option<EmailAddress>,
     /// A new password; revokes the user's other sessions.
     #[oai(validator(min_length = 8, max_length = 72))]
     pub password: Option<String>,
-    /// Admins only: a body from anyone else that carries `role` is refused.
     pub role: Option<RoleName>,
     /// Required to change your own email or password.
     #[oai(validator(max_length = 1024))]
@@ -225,9 +238,10 @@ impl UsersApi {
             validator(minimum(value = "1"), maximum(value = "100"))
         )]
         per_page: Query<u64>,
-        #[oai(default)] sort: Query<UserSort>,
+        /// Sort key, `id` unless given; a leading `-` sorts descending; ties are broken by `id`.
+        sort: Query<Option<UserSort>>,
         /// Part of the name or email, any case.
-        #[oai(validator(max_length = 100))]
+        #[oai(validator(max_length = 100, pattern = r"^[^\x00]*$"))]
         q: Query<Option<String>>,
         role: Query<Option<RoleName>>,
     ) -> Result<UserListResponse, Failure<{ UNAUTHORIZED | FORBIDDEN | UNPROCESSABLE | ALWAYS }>>
@@ -241,7 +255,7 @@ impl UsersApi {
             .list(
                 &auth.0.user,
                 filter,
-                sort.0.into(),
+                sort.0.unwrap_or_default().into(),
                 page_request(page.0, per_page.0),
             )
             .await?;
@@ -268,7 +282,7 @@ impl UsersApi {
         let request = body.0;
         let mut errors = FieldErrors::new();
         let name = parse_name(&mut errors, Some(&request.name));
-        let email = parse_email(&mut errors, Some(&request.email));
+        let email = parse_email(&mut errors, Some(&request.email.0));
         let password = parse_password(&mut errors, Some(request.password));
         let (Some(name), Some(email), Some(password)) = (name, email, password) else {
             return Err(ApiError::validation(errors).into());
@@ -314,7 +328,7 @@ impl UsersApi {
         let mut errors = FieldErrors::new();
         let changes = UserChanges {
             name: parse_name(&mut errors, Some(&request.name)),
-            email: parse_email(&mut errors, Some(&request.email)),
+            email: parse_email(&mut errors, Some(&request.email.0)),
             password: parse_password(&mut errors, request.password),
             role: request.role.map(Role::from),
             current_password: request.current_password,
@@ -341,7 +355,10 @@ impl UsersApi {
         let mut errors = FieldErrors::new();
         let changes = UserChanges {
             name: parse_name(&mut errors, request.name.as_deref()),
-            email: parse_email(&mut errors, request.email.as_deref()),
+            email: parse_email(
+                &mut errors,
+                request.email.as_ref().map(|email| email.0.as_str()),
+            ),
             password: parse_password(&mut errors, request.password),
             role: request.role.map(Role::from),
             current_password: request.current_password,

@@ -133,6 +133,11 @@ impl Items {
             let product = input.product.trim().to_owned();
             if product.is_empty() {
                 errors.add(field("product"), "The product field is required.");
+            } else if product.chars().any(char::is_control) {
+                errors.add(
+                    field("product"),
+                    "The product field must not contain control characters.",
+                );
             } else if product.chars().count() > MAX_PRODUCT_CHARS {
                 errors.add(
                     field("product"),

@@ -1,0 +1,163 @@
+// End-to-end check of the openapi-typescript + openapi-fetch client for openapi/openapi.json.
+//
+// generated/schema.d.ts comes from `openapi-typescript ../../openapi/openapi.json` (see
+// clients/run) and is not committed. Needs a running server:
+//   COMPTOIR_URL=http://127.0.0.1:8080 node generated/dist/e2e.js
+// Prints one line per step; exits 1 at the first step that does not hold.
+
+import createClient from "openapi-fetch";
+import type { components, paths } from "./generated/schema.js";
+
+type ErrorBody = components["schemas"]["ErrorBody"];
+type Order = components["schemas"]["Order"];
+
+// Compile-time proof that openapi-fetch types `error` as the spec's ErrorBody, not `any`/`unknown`.
+type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+type ErrorOf<F extends (...args: never[]) => Promise<{ error?: unknown }>> = NonNullable<Awaited<ReturnType<F>>["error"]>;
+
+class StepFailed extends Error {}
+
+function check(step: string, condition: boolean, why: string): asserts condition {
+  if (!condition) throw new StepFailed(`${step}: ${why}`);
+}
+
+function ok(step: string, detail: string): void {
+  console.log(`ok   ${step}: ${detail}`);
+}
+
+/** The response has this status and openapi-fetch put its body in `data`. */
+function expectData<D>(step: string, r: { data?: D; error?: unknown; response: Response }, status: number): D {
+  check(step, r.response.status === status, `expected ${status}, got ${r.response.status}: ${JSON.stringify(r.error)}`);
+  check(step, r.data !== undefined, "no body");
+  return r.data;
+}
+
+/** The response has this status and openapi-fetch put its body, an ErrorBody, in `error`. */
+function expectError(step: string, r: { data?: unknown; error?: ErrorBody; response: Response }, status: number): ErrorBody {
+  check(step, r.response.status === status, `expected ${status}, got ${r.response.status}: ${JSON.stringify(r.data)}`);
+  check(step, r.error !== undefined, "no error body");
+  check(step, typeof r.error.code === "string" && typeof r.error.message === "string", `not an ErrorBody: ${JSON.stringify(r.error)}`);
+  return r.error;
+}
+
+async function main(): Promise<void> {
+  const baseUrl = process.env["COMPTOIR_URL"]?.replace(/\/+$/, "");
+  check("setup", baseUrl !== undefined && baseUrl !== "", "COMPTOIR_URL is not set");
+
+  const api = createClient<paths>({ baseUrl });
+  const email = `e2e-ts-${crypto.randomUUID().slice(0, 12)}@example.com`;
+  const password = "correct horse battery";
+
+  let step = "register";
+  const reg = expectData(
+    step,
+    await api.POST("/api/register", {
+      body: { name: "E2E TypeScript", email, password, password_confirmation: password },
+    }),
+    201,
+  );
+  check(step, reg.token_type === "Bearer", `token_type ${reg.token_type}`);
+  check(step, reg.user.email === email, `user.email ${reg.user.email}`);
+  ok(step, `201, user ${reg.user.id}`);
+
+  step = "login";
+  const login = expectData(
+    step,
+    await api.POST("/api/login", { body: { email: email.toUpperCase(), password } }),
+    200,
+  );
+  check(step, login.user.id === reg.user.id, `user ${login.user.id} is not ${reg.user.id}`);
+  check(step, login.expires_in > 0, `expires_in ${login.expires_in}`);
+  ok(step, `200, token expires in ${login.expires_in} s`);
+
+  const authed = createClient<paths>({ baseUrl, headers: { Authorization: `Bearer ${login.access_token}` } });
+
+  step = "create order";
+  const created = await authed.POST("/api/orders", {
+    body: {
+      items: [
+        { product: "Café en grains, 1 kg", quantity: 2, unit_price_cents: 1890 },
+        { product: "Filtres n°4", quantity: 1, unit_price_cents: 350 },
+      ],
+      notes: "Livraison le matin",
+    },
+  });
+  const order: Order = expectData(step, created, 201);
+  check(step, order.user_id === reg.user.id, `user_id ${order.user_id}`);
+  check(step, order.status === "pending", `status ${order.status}`);
+  check(step, order.currency === "EUR", `currency ${order.currency}`);
+  check(step, order.total_cents === 2 * 1890 + 350, `total_cents ${order.total_cents}`);
+  check(step, order.items.map((i) => i.line_total_cents).join() === "3780,350", "line totals");
+  check(step, order.notes === "Livraison le matin", `notes ${order.notes}`);
+  const location = created.response.headers.get("location") ?? "";
+  check(step, location.endsWith(`/api/orders/${order.id}`), `Location ${location}`);
+  ok(step, `201, order ${order.id}, total ${order.total_cents} ${order.currency}, Location ${location}`);
+
+  step = "list orders";
+  const page = expectData(
+    step,
+    await authed.GET("/api/orders", { params: { query: { per_page: 100, status: "pending", sort: "-created_at" } } }),
+    200,
+  );
+  check(step, page.data.map((o) => o.id).join() === String(order.id), `ids ${page.data.map((o) => o.id).join()}`);
+  check(step, page.meta.total === 1 && page.meta.current_page === 1, `meta ${JSON.stringify(page.meta)}`);
+  check(step, page.meta.per_page === 100, `per_page ${page.meta.per_page}`);
+  ok(step, `200, ${page.meta.total} order(s) on page ${page.meta.current_page}/${page.meta.last_page}`);
+
+  step = "patch order";
+  const patched = expectData(
+    step,
+    await authed.PATCH("/api/orders/{id}", {
+      params: { path: { id: order.id } },
+      // null clears a nullable field
+      body: { items: [{ product: "Café en grains, 1 kg", quantity: 3, unit_price_cents: 1890 }], notes: null },
+    }),
+    200,
+  );
+  check(step, patched.id === order.id, `id ${patched.id}`);
+  check(step, patched.total_cents === 3 * 1890, `total_cents ${patched.total_cents}`);
+  check(step, patched.notes === null || patched.notes === undefined, `notes ${patched.notes}`);
+  check(step, patched.currency === "EUR", `currency ${patched.currency} (absent field changed)`);
+  check(step, patched.status === "pending", `status ${patched.status}`);
+  ok(step, `200, total ${patched.total_cents}, notes cleared`);
+
+  step = "patch invalid (422)";
+  const invalid = () =>
+    authed.PATCH("/api/orders/{id}", {
+      params: { path: { id: order.id } },
+      body: { currency: "euro", items: [{ product: "Café en grains, 1 kg", quantity: 0, unit_price_cents: 1890 }] },
+    });
+  const errorIsErrorBody: Equals<ErrorOf<typeof invalid>, ErrorBody> = true;
+  const err = expectError(step, await invalid(), 422);
+  check(step, errorIsErrorBody && err.code === "validation_failed", `code ${err.code}`);
+  check(step, err.message !== "", "empty message");
+  check(step, err.errors !== undefined, "no errors map");
+  const fields = Object.keys(err.errors).sort();
+  check(step, fields.includes("currency") && fields.includes("items.0.quantity"), `error fields ${fields.join()}`);
+  check(step, Object.values(err.errors).every((ms) => ms.every((m) => typeof m === "string")), "messages are not strings");
+  ok(step, `ErrorBody code=${err.code} fields=${fields.join(",")}`);
+
+  step = "delete order";
+  const deleted = await authed.DELETE("/api/orders/{id}", { params: { path: { id: order.id } } });
+  check(step, deleted.response.status === 204, `expected 204, got ${deleted.response.status}`);
+  const gone = expectError(step, await authed.GET("/api/orders/{id}", { params: { path: { id: order.id } } }), 404);
+  ok(step, `204, then GET is 404 ${gone.code}`);
+
+  step = "logout";
+  const bye = expectData(step, await authed.POST("/api/logout"), 200);
+  ok(step, `200, ${JSON.stringify(bye.message)}`);
+
+  step = "revoked token (401)";
+  const whoami = await authed.GET("/api/user");
+  const denied = expectError(step, whoami, 401);
+  const challenge = whoami.response.headers.get("www-authenticate") ?? "";
+  check(step, challenge.startsWith("Bearer"), `WWW-Authenticate ${challenge}`);
+  ok(step, `ErrorBody code=${denied.code}, WWW-Authenticate: ${challenge}`);
+
+  console.log("typescript e2e: all steps passed");
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof StepFailed ? `FAIL ${e.message}` : e);
+  process.exit(1);
+});

@@ -1,0 +1,148 @@
+//! The OpenAPI document: what poem-openapi derives from the operations, completed with what
+//! its attributes cannot express. Nothing here depends on settings, so the document is the
+//! same on every machine and `openapi/openapi.json` can be compared byte for byte.
+
+use serde_json::{Map, Value, json};
+
+/// For each create operation, the operations a client can follow with the new resource's id.
+const LINKS: [(&str, &[(&str, &str)]); 2] = [
+    (
+        "user_create",
+        &[
+            ("view", "user_view"),
+            ("replace", "user_replace"),
+            ("update", "user_update"),
+            ("delete", "user_delete"),
+        ],
+    ),
+    (
+        "order_create",
+        &[
+            ("view", "order_view"),
+            ("replace", "order_replace"),
+            ("update", "order_update"),
+            ("delete", "order_delete"),
+        ],
+    ),
+];
+
+/// Response objects that always carry every field, `null` when empty.
+const COMPLETE_OBJECTS: [&str; 2] = ["User", "Order"];
+
+/// The finished document.
+pub fn document() -> Value {
+    let mut spec: Value = serde_json::from_str(&super::openapi().spec()).unwrap_or_default();
+    close_objects(&mut spec);
+    require_every_field(&mut spec);
+    name_enum_values(&mut spec);
+    mark_public_operations(&mut spec);
+    add_links(&mut spec);
+    spec
+}
+
+/// Bodies with fields the schema does not define are refused (422), and responses never
+/// carry any: say so, so that generated clients and fuzzers know it.
+fn close_objects(spec: &mut Value) {
+    let Some(schemas) = spec
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    for schema in schemas.values_mut().filter_map(Value::as_object_mut) {
+        if schema.get("type") == Some(&json!("object"))
+            && !schema.contains_key("additionalProperties")
+        {
+            schema.insert("additionalProperties".into(), json!(false));
+        }
+    }
+}
+
+/// A nullable field that is always sent is still required: clients can rely on its presence.
+fn require_every_field(spec: &mut Value) {
+    for name in COMPLETE_OBJECTS {
+        let Some(schema) = spec.pointer_mut(&format!("/components/schemas/{name}")) else {
+            continue;
+        };
+        let fields: Vec<Value> = schema["properties"]
+            .as_object()
+            .map(|properties| properties.keys().map(|key| json!(key)).collect())
+            .unwrap_or_default();
+        schema["required"] = Value::Array(fields);
+    }
+}
+
+/// Sort keys such as `-created_at` make poor identifiers in generated code; name them
+/// (`created_at_desc`) with the `x-enum-varnames` extension that generators read.
+fn name_enum_values(spec: &mut Value) {
+    let Some(schemas) = spec
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    for schema in schemas.values_mut() {
+        let Some(values) = schema.get("enum").and_then(Value::as_array) else {
+            continue;
+        };
+        if !values
+            .iter()
+            .any(|value| value.as_str().is_some_and(|text| text.starts_with('-')))
+        {
+            continue;
+        }
+        let names: Vec<Value> = values
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|value| match value.strip_prefix('-') {
+                Some(key) => json!(format!("{key}_desc")),
+                None => json!(value),
+            })
+            .collect();
+        schema["x-enum-varnames"] = Value::Array(names);
+    }
+}
+
+/// Operations without a security requirement say so explicitly (`security: []`), so that
+/// nobody reads a missing requirement as an oversight.
+fn mark_public_operations(spec: &mut Value) {
+    for operation in operations(spec) {
+        operation.entry("security").or_insert_with(|| json!([]));
+    }
+}
+
+fn add_links(spec: &mut Value) {
+    for operation in operations(spec) {
+        let Some(id) = operation.get("operationId").and_then(Value::as_str) else {
+            continue;
+        };
+        let Some((_, targets)) = LINKS.iter().find(|(create, _)| *create == id) else {
+            continue;
+        };
+        let links: Map<String, Value> = targets
+            .iter()
+            .map(|(name, target)| {
+                (
+                    (*name).to_owned(),
+                    json!({"operationId": target, "parameters": {"id": "$response.body#/id"}}),
+                )
+            })
+            .collect();
+        let created = operation
+            .get_mut("responses")
+            .and_then(|responses| responses.get_mut("201"));
+        if let Some(created) = created.and_then(Value::as_object_mut) {
+            created.insert("links".into(), Value::Object(links));
+        }
+    }
+}
+
+fn operations(spec: &mut Value) -> impl Iterator<Item = &mut Map<String, Value>> {
+    spec.get_mut("paths")
+        .and_then(Value::as_object_mut)
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(Value::as_object_mut)
+        .flat_map(|path| path.values_mut())
+        .filter_map(Value::as_object_mut)
+}
