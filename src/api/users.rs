@@ -78,7 +78,7 @@ pub struct CreateUserRequest {
     #[oai(validator(
         min_length = 1,
         max_length = 255,
-        pattern = r"^[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$"
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
     ))]
     pub name: String,
     #[oai(validator(max_length = 254))]
@@ -108,7 +108,7 @@ pub struct ReplaceUserRequest {
     #[oai(validator(
         min_length = 1,
         max_length = 255,
-        pattern = r"^[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$"
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
     ))]
     pub name: String,
     #[oai(validator(max_length = 254))]
@@ -142,7 +142,7 @@ pub struct UpdateUserRequest {
     #[oai(validator(
         min_length = 1,
         max_length = 255,
-        pattern = r"^[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$"
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
     ))]
     pub name: Option<String>,
     #[oai(validator(max_length = 254))]

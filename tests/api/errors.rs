@@ -163,3 +163,61 @@ async fn health_reports_the_database() {
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.body, json!({"status": "ok", "database": "ok"}));
 }
+
+#[tokio::test]
+async fn text_fields_refuse_blanks_control_characters_and_nul() {
+    let app = spawn_app().await;
+    for name in ["   ", "Ada\u{0007}", "Ada\u{0085}"] {
+        let reply = app
+            .post(
+                "/api/register",
+                None,
+                json!({"name": name, "email": unique_email("text"), "password": "password-1"}),
+            )
+            .await;
+        reply.assert_error(422, "validation_failed");
+        assert_eq!(reply.error_fields(), ["name"], "{name:?}");
+    }
+    let token = app
+        .register("Ada", &unique_email("text"), "password-1")
+        .await;
+    for (body, field) in [
+        (
+            json!({"items": [{"product": " ", "quantity": 1, "unit_price_cents": 1}]}),
+            "items.0.product",
+        ),
+        (
+            json!({"items": [{"product": "tea\u{009b}", "quantity": 1, "unit_price_cents": 1}]}),
+            "items.0.product",
+        ),
+        (
+            json!({"items": [{"product": "tea", "quantity": 1, "unit_price_cents": 1}], "notes": "a\u{0000}b"}),
+            "notes",
+        ),
+    ] {
+        let reply = app.post("/api/orders", Some(&token), body).await;
+        reply.assert_error(422, "validation_failed");
+        assert_eq!(reply.error_fields(), [field]);
+    }
+    // Line breaks and accents are fine in notes.
+    let reply = app
+        .post("/api/orders", Some(&token), json!({"items": [{"product": "Thé vert", "quantity": 1, "unit_price_cents": 1}], "notes": "Sonnez\ndeux fois"}))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+}
+
+#[tokio::test]
+async fn a_query_parameter_out_of_its_schema_is_a_422_naming_it() {
+    let app = spawn_app().await;
+    let (_, admin) = app.admin_token().await;
+    for (query, field) in [
+        ("q=a%00b", "q"),
+        ("sort=shoe_size", "sort"),
+        ("per_page=0", "per_page"),
+        ("role=king", "role"),
+    ] {
+        let reply = app.get(&format!("/api/users?{query}"), Some(&admin)).await;
+        reply.assert_error(422, "validation_failed");
+        assert_eq!(reply.error_fields(), [field], "{query}");
+    }
+}
