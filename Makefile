@@ -1,6 +1,6 @@
 # The front door: `make run`, `make test`, and the rest.
 
-.PHONY: run test test-postgres spec lint ci
+.PHONY: run test test-postgres spec lint conformance ci
 
 # The PostgreSQL server test-postgres uses; each test creates and drops its own database there.
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
@@ -20,6 +20,18 @@ spec: ## rewrite openapi/openapi.json from the code
 lint: ## formatting and clippy, warnings as errors
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+
+conformance: .venv/installed conformance/node_modules/installed ## schemathesis, spec linters and generated clients against a live release build
+	bash conformance/run
+
+.venv/installed: conformance/requirements.txt
+	python3 -m venv .venv
+	.venv/bin/pip install --quiet --disable-pip-version-check -r conformance/requirements.txt
+	touch $@
+
+conformance/node_modules/installed: conformance/package-lock.json
+	cd conformance && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 ci: ## what CI runs
 	bash .ci/run

@@ -1,5 +1,7 @@
 //! Logging: human-readable by default, one JSON object a line with `LOG_FORMAT=json`.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::{
     EnvFilter, fmt::MakeWriter, layer::SubscriberExt, util::SubscriberInitExt,
 };
@@ -17,7 +19,11 @@ where
     // A second call (tests start many apps in one process) keeps the first subscriber.
     let _ = match format {
         LogFormat::Pretty => registry
-            .with(tracing_subscriber::fmt::layer().with_writer(writer))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(std::io::stdout().is_terminal())
+                    .with_writer(writer),
+            )
             .try_init(),
         LogFormat::Json => registry
             .with(
