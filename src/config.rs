@@ -1,6 +1,10 @@
 //! Settings, read once from the environment and validated before anything starts.
 
-use std::{fmt, net::SocketAddr, time::Duration};
+use std::{
+    fmt,
+    net::{IpAddr, SocketAddr},
+    time::Duration,
+};
 
 use lettre::message::Mailbox;
 
@@ -50,6 +54,8 @@ pub struct DatabaseSettings {
 #[derive(Debug, Clone)]
 pub struct TokenSettings {
     pub secret: Secret<Vec<u8>>,
+    /// Still accepted for verification while tokens signed with it live (key rotation).
+    pub previous_secret: Option<Secret<Vec<u8>>>,
     /// True when no `JWT_SECRET` was given and a random one was made for this process.
     pub secret_is_random: bool,
     pub ttl: Duration,
@@ -65,9 +71,90 @@ pub struct MailSettings {
     pub reset_token_ttl: Duration,
 }
 
+/// At most `count` requests per `window`; `None` where a limit is switched off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub count: u32,
+    pub window: Duration,
+}
+
+/// Rate limits, and where their counters live.
+#[derive(Debug, Clone)]
+pub struct RateLimitSettings {
+    /// Login attempts per normalised email and client address.
+    pub login: Option<Limit>,
+    /// Login attempts per client address, whatever the email.
+    pub login_per_address: Option<Limit>,
+    pub register: Option<Limit>,
+    pub forgot_password: Option<Limit>,
+    /// Every `/api` request, per client address.
+    pub api: Option<Limit>,
+    /// Counters in Redis, shared by every instance; in this process's memory without it.
+    pub redis_url: Option<Secret<String>>,
+    /// Prefix of the Redis keys, so that several deployments can share one Redis.
+    pub redis_prefix: String,
+}
+
+/// A proxy whose `X-Forwarded-For` is believed: one address or a CIDR block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrustedProxy {
+    pub network: IpAddr,
+    pub prefix_len: u8,
+}
+
+impl TrustedProxy {
+    pub fn parse(raw: &str) -> Option<Self> {
+        let (address, prefix) = raw
+            .split_once('/')
+            .map_or((raw, None), |(a, p)| (a, Some(p)));
+        let network: IpAddr = address.trim().parse().ok()?;
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        let prefix_len = match prefix {
+            Some(prefix) => prefix.trim().parse().ok().filter(|len| *len <= max)?,
+            None => max,
+        };
+        Some(Self {
+            network,
+            prefix_len,
+        })
+    }
+
+    pub fn contains(&self, address: IpAddr) -> bool {
+        let mask = |bits: u32, len: u8| -> u128 {
+            if len == 0 {
+                0
+            } else {
+                u128::MAX << (bits - u32::from(len))
+            }
+        };
+        match (self.network, address.to_canonical()) {
+            (IpAddr::V4(network), IpAddr::V4(address)) => {
+                let mask = mask(32, self.prefix_len);
+                u128::from(u32::from(network)) & mask == u128::from(u32::from(address)) & mask
+            }
+            (IpAddr::V6(network), IpAddr::V6(address)) => {
+                let mask = mask(128, self.prefix_len);
+                u128::from(network) & mask == u128::from(address) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// How the HTTP layer protects itself.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub trusted_proxies: Vec<TrustedProxy>,
+    /// Origins allowed to call the API from a browser; empty: CORS is off.
+    pub cors_origins: Vec<String>,
+    pub request_timeout: Duration,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bind_addr: SocketAddr,
+    pub rate_limits: RateLimitSettings,
+    pub http: HttpSettings,
     pub database: DatabaseSettings,
     pub tokens: TokenSettings,
     pub bcrypt_cost: u32,
@@ -124,27 +211,26 @@ impl Config {
             acquire_timeout: seconds(&get, "DB_ACQUIRE_TIMEOUT_SECS", 5, 1, 300)?,
         };
 
-        let tokens = match get("JWT_SECRET") {
-            Some(secret) if secret.len() < 32 => {
-                return Err(invalid(
-                    "JWT_SECRET",
-                    format!(
-                        "must be at least 32 bytes long (it is {} bytes)",
-                        secret.len()
-                    ),
-                ));
-            }
-            Some(secret) => TokenSettings {
-                secret: Secret::new(secret.into_bytes()),
-                secret_is_random: false,
-                ttl: seconds(&get, "ACCESS_TOKEN_TTL_SECS", 3600, 1, 31_536_000)?,
-            },
-            None => TokenSettings {
-                secret: Secret::new(rand::random::<[u8; 32]>().to_vec()),
-                secret_is_random: true,
-                ttl: seconds(&get, "ACCESS_TOKEN_TTL_SECS", 3600, 1, 31_536_000)?,
-            },
+        let secret = |variable: &'static str| match get(variable) {
+            Some(secret) if secret.len() < 32 => Err(invalid(
+                variable,
+                format!(
+                    "must be at least 32 bytes long (it is {} bytes)",
+                    secret.len()
+                ),
+            )),
+            other => Ok(other.map(|secret| Secret::new(secret.into_bytes()))),
         };
+        let current = secret("JWT_SECRET")?;
+        let tokens = TokenSettings {
+            secret_is_random: current.is_none(),
+            secret: current.unwrap_or_else(|| Secret::new(rand::random::<[u8; 32]>().to_vec())),
+            previous_secret: secret("JWT_SECRET_PREVIOUS")?,
+            ttl: seconds(&get, "ACCESS_TOKEN_TTL_SECS", 3600, 1, 31_536_000)?,
+        };
+
+        let rate_limits = rate_limit_settings(&get)?;
+        let http = http_settings(&get)?;
 
         let smtp_url = get("SMTP_URL").map(|url| url.trim().to_owned());
         if let Some(url) = &smtp_url
@@ -183,6 +269,8 @@ impl Config {
 
         Ok(Self {
             bind_addr,
+            rate_limits,
+            http,
             database,
             tokens,
             bcrypt_cost: number(&get, "BCRYPT_COST", 12, 4, 31)?,
@@ -203,6 +291,98 @@ fn database_kind(url: &str) -> Result<DatabaseKind, ConfigError> {
             "must be a sqlite: or postgres:// URL, e.g. sqlite://comptoir.db?mode=rwc",
         ))
     }
+}
+
+fn rate_limit_settings(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<RateLimitSettings, ConfigError> {
+    let redis_url = get("REDIS_URL").map(|url| url.trim().to_owned());
+    if let Some(url) = &redis_url
+        && !url.starts_with("redis://")
+    {
+        return Err(invalid(
+            "REDIS_URL",
+            "must be a redis:// URL, e.g. redis://127.0.0.1:6379",
+        ));
+    }
+    Ok(RateLimitSettings {
+        login: limit(get, "RATE_LIMIT_LOGIN", "5/60")?,
+        login_per_address: limit(get, "RATE_LIMIT_LOGIN_PER_ADDRESS", "20/60")?,
+        register: limit(get, "RATE_LIMIT_REGISTER", "10/60")?,
+        forgot_password: limit(get, "RATE_LIMIT_FORGOT_PASSWORD", "5/60")?,
+        api: limit(get, "RATE_LIMIT_API", "600/60")?,
+        redis_url: redis_url.map(Secret::new),
+        redis_prefix: get("REDIS_PREFIX").unwrap_or_else(|| "comptoir".to_owned()),
+    })
+}
+
+fn http_settings(get: &impl Fn(&str) -> Option<String>) -> Result<HttpSettings, ConfigError> {
+    let trusted_proxies = get("TRUSTED_PROXIES")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            TrustedProxy::parse(entry).ok_or_else(|| {
+                invalid(
+                    "TRUSTED_PROXIES",
+                    format!("`{entry}` is not an address or a CIDR block"),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let cors_origins = get("CORS_ORIGINS")
+        .unwrap_or_default()
+        .split(',')
+        .map(|origin| origin.trim().trim_end_matches('/').to_owned())
+        .filter(|origin| !origin.is_empty())
+        .map(|origin| {
+            if origin.starts_with("http://") || origin.starts_with("https://") {
+                Ok(origin)
+            } else {
+                Err(invalid(
+                    "CORS_ORIGINS",
+                    format!("`{origin}` is not an origin like https://shop.example"),
+                ))
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(HttpSettings {
+        trusted_proxies,
+        cors_origins,
+        request_timeout: seconds(get, "REQUEST_TIMEOUT_SECS", 30, 1, 3600)?,
+    })
+}
+
+/// `COUNT/SECONDS` (e.g. `5/60`), or `off`.
+fn limit(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: &str,
+) -> Result<Option<Limit>, ConfigError> {
+    let value = get(variable).unwrap_or_else(|| default.to_owned());
+    let value = value.trim();
+    if value == "off" {
+        return Ok(None);
+    }
+    let parsed = value.split_once('/').and_then(|(count, seconds)| {
+        let count: u32 = count.trim().parse().ok().filter(|count| *count > 0)?;
+        let seconds: u64 = seconds
+            .trim()
+            .parse()
+            .ok()
+            .filter(|seconds| (1..=86_400).contains(seconds))?;
+        Some(Limit {
+            count,
+            window: Duration::from_secs(seconds),
+        })
+    });
+    parsed.map(Some).ok_or_else(|| {
+        invalid(
+            variable,
+            format!("`{value}` is not COUNT/SECONDS (e.g. 5/60) or `off`"),
+        )
+    })
 }
 
 fn number(
@@ -271,6 +451,13 @@ mod tests {
             ("MAIL_FROM", "not a mailbox"),
             ("PUBLIC_URL", "ftp://shop"),
             ("DB_MAX_CONNECTIONS", "0"),
+            ("JWT_SECRET_PREVIOUS", "short"),
+            ("RATE_LIMIT_LOGIN", "5 per minute"),
+            ("RATE_LIMIT_API", "0/60"),
+            ("REDIS_URL", "localhost:6379"),
+            ("TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("CORS_ORIGINS", "shop.example"),
+            ("REQUEST_TIMEOUT_SECS", "0"),
         ] {
             let err = config(&[(variable, value)]).unwrap_err();
             assert_eq!(err.variable, variable);
@@ -283,5 +470,41 @@ mod tests {
         let secret = "a-very-long-secret-that-is-over-32-bytes";
         let config = config(&[("JWT_SECRET", secret)]).unwrap();
         assert!(!format!("{config:?}").contains(secret));
+    }
+
+    #[test]
+    fn limits_read_as_count_per_seconds_or_off() {
+        let config = config(&[("RATE_LIMIT_LOGIN", "3/10"), ("RATE_LIMIT_API", "off")]).unwrap();
+        assert_eq!(
+            config.rate_limits.login,
+            Some(Limit {
+                count: 3,
+                window: Duration::from_secs(10)
+            })
+        );
+        assert_eq!(config.rate_limits.api, None);
+        assert_eq!(
+            config
+                .rate_limits
+                .login_per_address
+                .map(|limit| limit.count),
+            Some(20)
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_match_addresses_and_blocks() {
+        let block = TrustedProxy::parse("10.1.0.0/16").unwrap();
+        assert!(block.contains("10.1.200.3".parse().unwrap()));
+        assert!(!block.contains("10.2.0.1".parse().unwrap()));
+        assert!(block.contains("::ffff:10.1.0.9".parse().unwrap()));
+        let single = TrustedProxy::parse("::1").unwrap();
+        assert!(single.contains("::1".parse().unwrap()));
+        assert!(!single.contains("::2".parse().unwrap()));
+        assert!(
+            TrustedProxy::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("203.0.113.9".parse().unwrap())
+        );
     }
 }

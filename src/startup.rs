@@ -11,12 +11,12 @@ use sea_orm::DatabaseConnection;
 
 use crate::{
     api::{self, AppState},
-    config::Config,
+    config::{Config, HttpSettings},
     db,
     mail::Mailer,
     service::{
         accounts::Accounts, orders::Orders, password_hasher::PasswordHasher,
-        password_reset::PasswordResets, sessions::Sessions, users::Users,
+        password_reset::PasswordResets, rate_limit::RateLimits, sessions::Sessions, users::Users,
     },
 };
 
@@ -25,6 +25,7 @@ pub struct Application {
     acceptor: TcpAcceptor,
     address: SocketAddr,
     state: AppState,
+    http: HttpSettings,
 }
 
 impl Application {
@@ -56,6 +57,7 @@ impl Application {
             acceptor,
             address,
             state,
+            http: config.http.clone(),
         })
     }
 
@@ -69,7 +71,7 @@ impl Application {
         tracing::info!(address = %self.address, "serving; Swagger UI at http://{}/docs", self.address);
         Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(
-                api::app(self.state),
+                api::app(self.state, self.http),
                 shutdown,
                 Some(Duration::from_secs(30)),
             )
@@ -84,6 +86,7 @@ async fn build_state(config: &Config, db: DatabaseConnection) -> anyhow::Result<
     let accounts = Accounts::new(db.clone(), hasher.clone(), sessions.clone());
     let mailer = Mailer::new(&config.mail)?;
     Ok(AppState {
+        limits: RateLimits::new(&config.rate_limits)?,
         password_resets: PasswordResets::new(db.clone(), hasher.clone(), mailer, &config.mail),
         users: Users::new(db.clone(), hasher),
         orders: Orders::new(db.clone()),

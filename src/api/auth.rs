@@ -5,7 +5,8 @@ use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json, types::Example};
 use super::{
     ApiTags, AppState,
     body::JsonBody,
-    error::{Failure, status::*},
+    error::{ApiError, Failure, status::*},
+    middleware::ClientAddress,
     security::BearerAuth,
     types::{EmailAddress, MessageResponse, UserResource},
 };
@@ -208,8 +209,14 @@ impl AuthApi {
     async fn register(
         &self,
         state: Data<&AppState>,
+        client: Data<&ClientAddress>,
         body: JsonBody<RegisterRequest>,
     ) -> Result<RegisterResponse, Failure<{ JSON_BODY | ALWAYS }>> {
+        state
+            .limits
+            .register(client.0.0)
+            .await
+            .map_err(ApiError::too_many_requests)?;
         let request = body.0;
         let account = NewAccount::parse(
             &request.name,
@@ -217,7 +224,7 @@ impl AuthApi {
             request.password,
             request.password_confirmation.as_deref(),
         )
-        .map_err(|errors| Failure::from(super::error::ApiError::validation(errors)))?;
+        .map_err(|errors| Failure::from(ApiError::validation(errors)))?;
         let (user, token) = state.accounts.register(account).await?;
         Ok(RegisterResponse::Created(Json(TokenResponse::new(
             user, &token,
@@ -232,12 +239,18 @@ impl AuthApi {
     async fn login(
         &self,
         state: Data<&AppState>,
+        client: Data<&ClientAddress>,
         body: JsonBody<LoginRequest>,
     ) -> Result<LoginResponse, Failure<{ JSON_BODY | ALWAYS }>> {
-        let (user, token) = state
-            .accounts
-            .login(&body.0.email.0, &body.0.password)
-            .await?;
+        let email = &body.0.email.0;
+        // Before any bcrypt work, so that a flood costs the server next to nothing.
+        state
+            .limits
+            .login(email, client.0.0)
+            .await
+            .map_err(ApiError::too_many_requests)?;
+        let (user, token) = state.accounts.login(email, &body.0.password).await?;
+        state.limits.login_succeeded(email, client.0.0).await;
         Ok(LoginResponse::Ok(Json(TokenResponse::new(user, &token))))
     }
 
@@ -280,12 +293,18 @@ impl AuthApi {
     async fn forgot_password(
         &self,
         state: Data<&AppState>,
+        client: Data<&ClientAddress>,
         body: JsonBody<ForgotPasswordRequest>,
-    ) -> Result<StatusReply, Failure<{ JSON_BODY | INTERNAL }>> {
+    ) -> Result<StatusReply, Failure<{ JSON_BODY | INTERNAL | TOO_MANY_REQUESTS }>> {
+        state
+            .limits
+            .forgot_password(client.0.0)
+            .await
+            .map_err(ApiError::too_many_requests)?;
         let email = Email::parse(&body.0.email.0).map_err(|message| {
-            Failure::from(super::error::ApiError::validation(
-                crate::domain::FieldErrors::single("email", message),
-            ))
+            Failure::from(ApiError::validation(crate::domain::FieldErrors::single(
+                "email", message,
+            )))
         })?;
         state.password_resets.request_link(email);
         Ok(StatusReply::Ok(Json(StatusResponse {
@@ -312,9 +331,9 @@ impl AuthApi {
         let password =
             Password::parse_confirmed(request.password, Some(&request.password_confirmation))
                 .map_err(|message| {
-                    Failure::from(super::error::ApiError::validation(
-                        crate::domain::FieldErrors::single("password", message),
-                    ))
+                    Failure::from(ApiError::validation(crate::domain::FieldErrors::single(
+                        "password", message,
+                    )))
                 })?;
         state
             .password_resets

@@ -13,7 +13,10 @@ use poem_openapi::{
     types::{Example, Type},
 };
 
-use crate::{domain::FieldErrors, service::ServiceError};
+use crate::{
+    domain::FieldErrors,
+    service::{ServiceError, rate_limit::Decision},
+};
 
 /// The body of every error response, from a handler or from the framework.
 #[derive(Debug, Clone, Object)]
@@ -49,6 +52,7 @@ pub struct ApiError {
     message: String,
     errors: Option<FieldErrors>,
     allow: Option<String>,
+    rate_limit: Option<Decision>,
 }
 
 impl ApiError {
@@ -59,6 +63,7 @@ impl ApiError {
             message: message.into(),
             errors: None,
             allow: None,
+            rate_limit: None,
         }
     }
 
@@ -124,6 +129,51 @@ impl ApiError {
         );
         error.errors = Some(errors);
         error
+    }
+
+    pub fn too_many_requests(decision: Decision) -> Self {
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            format!(
+                "Too many attempts. Try again in {} seconds.",
+                decision.reset_secs()
+            ),
+        );
+        error.rate_limit = Some(decision);
+        error
+    }
+
+    pub fn uri_too_long() -> Self {
+        Self::new(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            "The request URI is longer than 8 KiB.",
+        )
+    }
+
+    pub fn headers_too_large() -> Self {
+        Self::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            "The request headers are larger than 32 KiB.",
+        )
+    }
+
+    pub fn timed_out() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "request_timeout",
+            "The request took too long and was abandoned. Try again.",
+        )
+    }
+
+    pub fn cors_refused() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "cors_origin_refused",
+            "This origin may not call the API.",
+        )
     }
 
     pub fn internal() -> Self {
@@ -198,8 +248,23 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(poem::http::header::ALLOW, allow);
         }
+        if let Some(decision) = self.rate_limit {
+            let headers = response.headers_mut();
+            headers.insert(
+                poem::http::header::RETRY_AFTER,
+                decision.reset_secs().into(),
+            );
+            set_rate_limit_headers(headers, &decision);
+        }
         response
     }
+}
+
+/// `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds) for `decision`.
+pub fn set_rate_limit_headers(headers: &mut poem::http::HeaderMap, decision: &Decision) {
+    headers.insert("ratelimit-limit", decision.limit.into());
+    headers.insert("ratelimit-remaining", decision.remaining.into());
+    headers.insert("ratelimit-reset", decision.reset_secs().into());
 }
 
 impl From<ApiError> for poem::Error {
@@ -220,9 +285,10 @@ pub mod status {
     pub const UNPROCESSABLE: u32 = 1 << 7;
     pub const INTERNAL: u32 = 1 << 8;
     pub const UNAVAILABLE: u32 = 1 << 9;
+    pub const TOO_MANY_REQUESTS: u32 = 1 << 10;
 
-    /// Any operation that reaches the database.
-    pub const ALWAYS: u32 = INTERNAL | UNAVAILABLE;
+    /// Any `/api` operation: it reaches the database and counts against the per-address limit.
+    pub const ALWAYS: u32 = INTERNAL | UNAVAILABLE | TOO_MANY_REQUESTS;
     /// Any operation that reads a JSON body.
     pub const JSON_BODY: u32 =
         BAD_REQUEST | PAYLOAD_TOO_LARGE | UNSUPPORTED_MEDIA_TYPE | UNPROCESSABLE;
@@ -232,69 +298,82 @@ struct Declared {
     bit: u32,
     status: u16,
     description: &'static str,
-    header: Option<(&'static str, &'static str)>,
+    headers: &'static [(&'static str, &'static str)],
 }
 
-const DECLARED: [Declared; 10] = [
+const RATE_LIMIT_HEADERS: &[(&str, &str)] = &[
+    ("Retry-After", "Seconds until the limit's window ends."),
+    ("RateLimit-Limit", "Requests allowed in the window."),
+    ("RateLimit-Remaining", "Requests left in the window."),
+    ("RateLimit-Reset", "Seconds until the window ends."),
+];
+
+const DECLARED: [Declared; 11] = [
     Declared {
         bit: status::BAD_REQUEST,
         status: 400,
         description: "Malformed request: the body is not JSON, or a path parameter is not a number.",
-        header: None,
+        headers: &[],
     },
     Declared {
         bit: status::UNAUTHORIZED,
         status: 401,
         description: "Missing, invalid, expired or revoked bearer token.",
-        header: Some(("WWW-Authenticate", "Always `Bearer`.")),
+        headers: &[("WWW-Authenticate", "Always `Bearer`.")],
     },
     Declared {
         bit: status::FORBIDDEN,
         status: 403,
         description: "Authenticated, but this collection is for admins only.",
-        header: None,
+        headers: &[],
     },
     Declared {
         bit: status::NOT_FOUND,
         status: 404,
         description: "No such resource, or not yours.",
-        header: None,
+        headers: &[],
     },
     Declared {
         bit: status::CONFLICT,
         status: 409,
         description: "The request conflicts with the resource's current state.",
-        header: None,
+        headers: &[],
     },
     Declared {
         bit: status::PAYLOAD_TOO_LARGE,
         status: 413,
         description: "The body is larger than 1 MiB.",
-        header: None,
+        headers: &[],
     },
     Declared {
         bit: status::UNSUPPORTED_MEDIA_TYPE,
         status: 415,
         description: "The body is not `application/json`.",
-        header: None,
+        headers: &[],
     },
     Declared {
         bit: status::UNPROCESSABLE,
         status: 422,
         description: "Validation failed: `errors` has one entry per bad field.",
-        header: None,
+        headers: &[],
+    },
+    Declared {
+        bit: status::TOO_MANY_REQUESTS,
+        status: 429,
+        description: "Rate limited: wait `Retry-After` seconds.",
+        headers: RATE_LIMIT_HEADERS,
     },
     Declared {
         bit: status::INTERNAL,
         status: 500,
         description: "Unexpected failure; the log has the details under the request id.",
-        header: None,
+        headers: &[],
     },
     Declared {
         bit: status::UNAVAILABLE,
         status: 503,
         description: "The database cannot be reached right now.",
-        header: None,
+        headers: &[],
     },
 ];
 
@@ -340,15 +419,15 @@ impl<const S: u32> ApiResponse for Failure<S> {
                     schema: ErrorBody::schema_ref(),
                 }],
                 headers: declared
-                    .header
+                    .headers
+                    .iter()
                     .map(|(name, description)| MetaHeader {
-                        name: name.to_owned(),
-                        description: Some(description.to_owned()),
+                        name: (*name).to_owned(),
+                        description: Some((*description).to_owned()),
                         required: true,
                         deprecated: false,
                         schema: String::schema_ref(),
                     })
-                    .into_iter()
                     .collect(),
             })
             .collect();

@@ -1,22 +1,40 @@
-//! What wraps every request: its id, its span and log line, and one JSON body for every error,
+//! What wraps every request: its id, the client's address, limits on size, rate and time,
+//! CORS, security headers, a span and a log line, and one JSON body for every error,
 //! including those the framework raises before a handler runs.
 
-use std::{sync::Arc, time::Instant};
+use std::{net::IpAddr, sync::Arc, time::Instant};
 
 use poem::{
     Endpoint, IntoResponse, PathPattern, Request, Response,
     error::{MethodNotAllowedError, NotFoundError},
-    http::{HeaderValue, Method, StatusCode},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
 };
 use poem_openapi::error::{
     AuthorizationError, ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError,
 };
 use tracing::{Instrument, field::Empty};
 
-use super::error::ApiError;
-use crate::domain::FieldErrors;
+use super::error::{ApiError, set_rate_limit_headers};
+use crate::{
+    config::{HttpSettings, TrustedProxy},
+    domain::FieldErrors,
+    service::rate_limit::RateLimits,
+};
 
 const REQUEST_ID: &str = "x-request-id";
+const MAX_URI_BYTES: usize = 8 * 1024;
+const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// The address of the client, as far as the socket and the trusted proxies tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddress(pub IpAddr);
+
+/// Everything the middleware needs, built once at start-up.
+pub struct Policy {
+    pub allowed: AllowedMethods,
+    pub limits: RateLimits,
+    pub http: HttpSettings,
+}
 
 /// The methods each route pattern answers, for the `Allow` header of a 405.
 #[derive(Debug, Default)]
@@ -59,10 +77,48 @@ fn sane_request_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
+/// The client: the socket's peer, unless that peer is a trusted proxy, in which case the
+/// nearest address in `X-Forwarded-For` that is not itself a trusted proxy.
+fn client_address(request: &Request, trusted: &[TrustedProxy]) -> IpAddr {
+    let peer = request
+        .remote_addr()
+        .as_socket_addr()
+        .map_or(IpAddr::from([127, 0, 0, 1]), |addr| {
+            addr.ip().to_canonical()
+        });
+    let is_trusted = |address: IpAddr| trusted.iter().any(|proxy| proxy.contains(address));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let forwarded: Vec<IpAddr> = request
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|entry| entry.trim().parse::<IpAddr>().ok())
+        .map(|address| address.to_canonical())
+        .collect();
+    forwarded
+        .iter()
+        .rev()
+        .find(|address| !is_trusted(**address))
+        .or_else(|| forwarded.first())
+        .copied()
+        .unwrap_or(peer)
+}
+
+fn headers_size(headers: &HeaderMap) -> usize {
+    headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum()
+}
+
 pub async fn observe<E: Endpoint>(
     endpoint: Arc<E>,
-    request: Request,
-    allowed: Arc<AllowedMethods>,
+    mut request: Request,
+    policy: Arc<Policy>,
 ) -> poem::Result<Response> {
     let request_id = request
         .header(REQUEST_ID)
@@ -71,41 +127,85 @@ pub async fn observe<E: Endpoint>(
     let method = request.method().clone();
     // The path only: a query string can hold a reset token.
     let path = request.uri().path().to_owned();
+    let client = client_address(&request, &policy.http.trusted_proxies);
+    request.extensions_mut().insert(ClientAddress(client));
+    let origin = request.header(header::ORIGIN).map(str::to_owned);
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
         method = %method,
         path = %path,
+        client = %client,
         route = Empty,
         status = Empty,
         latency_ms = Empty,
         user_id = Empty,
     );
     let started = Instant::now();
-    let (mut response, route) = match endpoint.call(request).instrument(span.clone()).await {
-        Ok(response) => {
-            let response = response.into_response();
-            let route = response
-                .data::<PathPattern>()
-                .map(|PathPattern(route)| route.clone());
-            (response, route)
+    let is_api = path.starts_with("/api/");
+
+    let mut rate_limit = None;
+    let (mut response, route) = if request.uri().to_string().len() > MAX_URI_BYTES {
+        (ApiError::uri_too_long().into_response(), None)
+    } else if headers_size(request.headers()) > MAX_HEADER_BYTES {
+        (ApiError::headers_too_large().into_response(), None)
+    } else if let Some(preflight) = cors_preflight(&request, origin.as_deref(), &policy.http) {
+        (preflight, None)
+    } else {
+        if is_api {
+            rate_limit = policy.limits.api(client).instrument(span.clone()).await;
         }
-        Err(err) => {
-            let route = err
-                .data::<PathPattern>()
-                .map(|PathPattern(route)| route.clone());
-            (
-                span.in_scope(|| error_response(err, &method, &path, &allowed)),
-                route,
-            )
+        if let Some(decision) = rate_limit.filter(|decision| !decision.allowed) {
+            (ApiError::too_many_requests(decision).into_response(), None)
+        } else {
+            let call = tokio::time::timeout(policy.http.request_timeout, endpoint.call(request));
+            match call.instrument(span.clone()).await {
+                Ok(Ok(response)) => {
+                    let response = response.into_response();
+                    let route = response
+                        .data::<PathPattern>()
+                        .map(|PathPattern(route)| route.clone());
+                    (response, route)
+                }
+                Ok(Err(err)) => {
+                    let route = err
+                        .data::<PathPattern>()
+                        .map(|PathPattern(route)| route.clone());
+                    (
+                        span.in_scope(|| error_response(err, &method, &path, &policy.allowed)),
+                        route,
+                    )
+                }
+                Err(_) => {
+                    span.in_scope(|| tracing::warn!("request timed out"));
+                    (ApiError::timed_out().into_response(), None)
+                }
+            }
         }
     };
     if let Some(route) = route.filter(|route| !route.is_empty()) {
         span.record("route", route.as_ref());
     }
+
+    let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert(REQUEST_ID, value);
+        headers.insert(REQUEST_ID, value);
     }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if is_api {
+        // Tokens and personal data: never kept by a cache.
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(decision) = rate_limit.filter(|decision| decision.allowed) {
+            set_rate_limit_headers(headers, &decision);
+        }
+    }
+    if let Some(origin) = origin.filter(|origin| policy.http.cors_origins.contains(origin)) {
+        allow_origin(headers, &origin);
+    }
+
     let status = response.status();
     span.record("status", status.as_u16());
     span.record(
@@ -120,6 +220,55 @@ pub async fn observe<E: Endpoint>(
         }
     });
     Ok(response)
+}
+
+/// Answers a CORS preflight when CORS is on: allowed origins get their permissions, others a
+/// 403. With CORS off, a preflight is an ordinary request (and a 405).
+fn cors_preflight(
+    request: &Request,
+    origin: Option<&str>,
+    http: &HttpSettings,
+) -> Option<Response> {
+    let origin = origin?;
+    let is_preflight = request.method() == Method::OPTIONS
+        && request
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    if !is_preflight || http.cors_origins.is_empty() {
+        return None;
+    }
+    if !http.cors_origins.iter().any(|allowed| allowed == origin) {
+        return Some(ApiError::cors_refused().into_response());
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let headers = response.headers_mut();
+    allow_origin(headers, origin);
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("authorization, content-type, x-request-id"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+    Some(response)
+}
+
+fn allow_origin(headers: &mut HeaderMap, origin: &str) {
+    if let Ok(origin) = HeaderValue::from_str(origin) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    }
+    headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static(
+            "x-request-id, location, retry-after, ratelimit-limit, ratelimit-remaining, ratelimit-reset",
+        ),
+    );
 }
 
 /// Turns a framework error into the API's JSON error; errors that handlers built pass as they are.

@@ -22,9 +22,12 @@ use poem::{
 use poem_openapi::{LicenseObject, OpenApiService, Tags};
 use sea_orm::DatabaseConnection;
 
-use crate::service::{
-    accounts::Accounts, orders::Orders, password_reset::PasswordResets, sessions::Sessions,
-    users::Users,
+use crate::{
+    config::HttpSettings,
+    service::{
+        accounts::Accounts, orders::Orders, password_reset::PasswordResets, rate_limit::RateLimits,
+        sessions::Sessions, users::Users,
+    },
 };
 pub use error::ErrorBody;
 
@@ -37,6 +40,7 @@ pub struct AppState {
     pub users: Users,
     pub orders: Orders,
     pub password_resets: PasswordResets,
+    pub limits: RateLimits,
 }
 
 #[derive(Tags)]
@@ -108,7 +112,7 @@ fn to_docs() -> Redirect {
 
 /// Every route of the service, wrapped in the middleware that gives each request an id, a log
 /// line and JSON errors.
-pub fn app(state: AppState) -> impl Endpoint {
+pub fn app(state: AppState, http: HttpSettings) -> impl Endpoint {
     let api = openapi();
     let spec: serde_json::Value = serde_json::from_str(&spec_json()).unwrap_or_default();
     let mut routes: Vec<(String, Vec<String>)> = spec["paths"]
@@ -132,11 +136,16 @@ pub fn app(state: AppState) -> impl Endpoint {
         "/reset-password".to_owned(),
         vec!["GET".to_owned(), "POST".to_owned()],
     ));
-    let allowed = Arc::new(middleware::AllowedMethods::new(routes));
+    let policy = Arc::new(middleware::Policy {
+        allowed: middleware::AllowedMethods::new(routes),
+        limits: state.limits.clone(),
+        http,
+    });
 
     let json = spec_json();
     let yaml = spec_yaml();
     let docs = swagger_ui(&api);
+    let docs_csp = pages::content_security_policy(&docs);
     // Mounted twice without stripping, so that its paths stay exactly as the spec says and
     // `/` stays free for the redirect.
     let api = Arc::new(api.into_endpoint());
@@ -144,7 +153,12 @@ pub fn app(state: AppState) -> impl Endpoint {
         .at("/", get(to_docs))
         .at(
             "/docs",
-            get(poem::endpoint::make_sync(move |_| Html(docs.clone()))),
+            get(poem::endpoint::make_sync(move |_| {
+                Html(docs.clone()).with_header(
+                    poem::http::header::CONTENT_SECURITY_POLICY,
+                    docs_csp.clone(),
+                )
+            })),
         )
         .at(
             "/openapi.json",
@@ -167,6 +181,6 @@ pub fn app(state: AppState) -> impl Endpoint {
         .nest_no_strip("/api", api.clone())
         .nest_no_strip("/health", api)
         .data(state)
-        .around(move |endpoint, request| middleware::observe(endpoint, request, allowed.clone()))
+        .around(move |endpoint, request| middleware::observe(endpoint, request, policy.clone()))
         .map_to_response()
 }

@@ -2,12 +2,14 @@
 //! the same rules and messages as `POST /api/reset-password`. It is not part of the API, so
 //! it is not in the spec.
 
+use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use poem::{
     IntoResponse, Response, handler,
     http::StatusCode,
     web::{Data, Form, Html, Query},
 };
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 use super::AppState;
 use crate::{
@@ -119,6 +121,65 @@ fn form(token: &str, email: &str, errors: &FieldErrors) -> String {
     )
 }
 
+/// A strict Content-Security-Policy for `html`: nothing may load or run but the page's own
+/// inline scripts and styles, named by their SHA-256, and requests to this origin.
+pub fn content_security_policy(html: &str) -> String {
+    let (scripts, styles) = inline_blocks(html);
+    let sources = |blocks: Vec<&str>| -> String {
+        if blocks.is_empty() {
+            return "'none'".to_owned();
+        }
+        let hashes: Vec<String> = blocks
+            .iter()
+            .map(|block| {
+                format!(
+                    "'sha256-{}'",
+                    BASE64.encode(Sha256::digest(block.as_bytes()))
+                )
+            })
+            .collect();
+        hashes.join(" ")
+    };
+    format!(
+        "default-src 'none'; script-src {}; style-src {}; img-src 'self' data:; font-src 'self' data:; \
+         connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+        sources(scripts),
+        sources(styles),
+    )
+}
+
+/// The bodies of the inline `<script>` and `<style>` elements, in document order. Both hold raw
+/// text: a body ends at its first closing tag, and anything inside it (a `<style` in a script,
+/// say) is not a tag.
+fn inline_blocks(html: &str) -> (Vec<&str>, Vec<&str>) {
+    let (mut scripts, mut styles) = (Vec::new(), Vec::new());
+    let mut rest = html;
+    loop {
+        let next = ["script", "style"]
+            .into_iter()
+            .filter_map(|tag| rest.find(&format!("<{tag}")).map(|at| (at, tag)))
+            .min();
+        let Some((start, tag)) = next else {
+            break;
+        };
+        let close = format!("</{tag}>");
+        let Some(body_start) = rest[start..].find('>').map(|end| start + end + 1) else {
+            break;
+        };
+        let Some(body_end) = rest[body_start..].find(&close).map(|end| body_start + end) else {
+            break;
+        };
+        let body = &rest[body_start..body_end];
+        if tag == "script" {
+            scripts.push(body);
+        } else {
+            styles.push(body);
+        }
+        rest = &rest[body_end + close.len()..];
+    }
+    (scripts, styles)
+}
+
 fn page(status: StatusCode, body: &str) -> Response {
     let html = format!(
         r#"<!doctype html>
@@ -137,6 +198,7 @@ fn page(status: StatusCode, body: &str) -> Response {
 </html>
 "#
     );
+    let csp = content_security_policy(&html);
     let mut response = Html(html).with_status(status).into_response();
     let headers = response.headers_mut();
     // The token is in this page's URL and form: keep it out of caches and Referer headers.
@@ -148,5 +210,8 @@ fn page(status: StatusCode, body: &str) -> Response {
         poem::http::header::REFERRER_POLICY,
         poem::http::HeaderValue::from_static("no-referrer"),
     );
+    if let Ok(csp) = poem::http::HeaderValue::from_str(&csp) {
+        headers.insert(poem::http::header::CONTENT_SECURITY_POLICY, csp);
+    }
     response
 }

@@ -5,6 +5,7 @@ pub mod error;
 pub mod orders;
 pub mod password_hasher;
 pub mod password_reset;
+pub mod rate_limit;
 pub mod sessions;
 pub mod users;
 

@@ -11,7 +11,9 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{ServiceError, accounts::user_from_row, expiry, now, random_hex};
+use sha2::{Digest, Sha256};
+
+use super::{ServiceError, accounts::user_from_row, expiry, now, random_hex, to_hex};
 use crate::{
     config::{Secret, TokenSettings},
     db::entities::{sessions, users},
@@ -40,11 +42,34 @@ pub struct Authenticated {
     pub session_id: String,
 }
 
+/// A signing secret, known to tokens by its `kid`.
+#[derive(Clone)]
+struct Key {
+    id: String,
+    decoding: DecodingKey,
+}
+
+impl Key {
+    fn new(secret: &[u8]) -> Self {
+        Self {
+            id: key_id(secret),
+            decoding: DecodingKey::from_secret(secret),
+        }
+    }
+}
+
+/// Names a secret without revealing it: the start of its SHA-256.
+fn key_id(secret: &[u8]) -> String {
+    to_hex(&Sha256::digest(secret))[..16].to_owned()
+}
+
 #[derive(Clone)]
 pub struct Sessions {
     db: DatabaseConnection,
     encoding: EncodingKey,
-    decoding: DecodingKey,
+    /// New tokens are signed with the first; tokens signed with the second (`JWT_SECRET_PREVIOUS`)
+    /// are still accepted, so that the secret can be rotated without logging everyone out.
+    keys: Vec<Key>,
     validation: Validation,
     ttl: Duration,
 }
@@ -58,7 +83,10 @@ impl Sessions {
         Self {
             db,
             encoding: EncodingKey::from_secret(settings.secret.expose()),
-            decoding: DecodingKey::from_secret(settings.secret.expose()),
+            keys: std::iter::once(&settings.secret)
+                .chain(settings.previous_secret.as_ref())
+                .map(|secret| Key::new(secret.expose()))
+                .collect(),
             validation,
             ttl: settings.ttl,
         }
@@ -88,7 +116,9 @@ impl Sessions {
             iat: issued_at.timestamp(),
             exp: expires_at.timestamp(),
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = self.keys.first().map(|key| key.id.clone());
+        let token = jsonwebtoken::encode(&header, &claims, &self.encoding)
             .context("signing an access token")?;
         Ok(IssuedToken {
             token: Secret::new(token),
@@ -99,7 +129,16 @@ impl Sessions {
     /// Accepts a token only when its signature, algorithm and expiry hold and its session row
     /// is live; one query fetches the session and its user together.
     pub async fn authenticate(&self, token: &str) -> Result<Authenticated, ServiceError> {
-        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+        let kid = jsonwebtoken::decode_header(token)
+            .map_err(|_| ServiceError::Unauthenticated)?
+            .kid
+            .ok_or(ServiceError::Unauthenticated)?;
+        let key = self
+            .keys
+            .iter()
+            .find(|key| key.id == kid)
+            .ok_or(ServiceError::Unauthenticated)?;
+        let claims = jsonwebtoken::decode::<Claims>(token, &key.decoding, &self.validation)
             .map_err(|_| ServiceError::Unauthenticated)?
             .claims;
         let user_id: i64 = claims

@@ -235,9 +235,17 @@ async fn logout_revokes_only_that_token() {
     );
 }
 
-fn sign(claims: &serde_json::Value, secret: &[u8], algorithm: jsonwebtoken::Algorithm) -> String {
+/// `claims` signed with `secret`, under the header of `like` (its `kid` included).
+fn sign(
+    like: &str,
+    claims: &serde_json::Value,
+    secret: &[u8],
+    algorithm: jsonwebtoken::Algorithm,
+) -> String {
+    let mut header = jsonwebtoken::decode_header(like).unwrap();
+    header.alg = algorithm;
     jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(algorithm),
+        &header,
         claims,
         &jsonwebtoken::EncodingKey::from_secret(secret),
     )
@@ -264,6 +272,7 @@ async fn a_token_signed_with_another_key_is_refused() {
     let claims = claims_of(&token);
     // Same claims, same live session: only the key differs.
     let forged = sign(
+        &token,
         &claims,
         b"another-secret-that-is-32-bytes-long!!",
         jsonwebtoken::Algorithm::HS256,
@@ -273,6 +282,7 @@ async fn a_token_signed_with_another_key_is_refused() {
         .assert_error(401, "unauthenticated");
     // The real key with the same claims is accepted, so the key was the only difference.
     let genuine = sign(
+        &token,
         &claims,
         JWT_SECRET.as_bytes(),
         jsonwebtoken::Algorithm::HS256,
@@ -293,9 +303,11 @@ async fn a_token_with_another_algorithm_or_none_is_refused() {
     let claims = claims_of(&token);
 
     let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    // The right key id, so that only the missing signature can be why it is refused.
+    let kid = jsonwebtoken::decode_header(&token).unwrap().kid.unwrap();
     let unsigned = format!(
         "{}.{}.",
-        engine.encode(br#"{"alg":"none","typ":"JWT"}"#),
+        engine.encode(format!(r#"{{"alg":"none","typ":"JWT","kid":"{kid}"}}"#)),
         engine.encode(serde_json::to_vec(&claims).unwrap())
     );
     app.get("/api/user", Some(&unsigned))
@@ -303,6 +315,7 @@ async fn a_token_with_another_algorithm_or_none_is_refused() {
         .assert_error(401, "unauthenticated");
 
     let hs512 = sign(
+        &token,
         &claims,
         JWT_SECRET.as_bytes(),
         jsonwebtoken::Algorithm::HS512,

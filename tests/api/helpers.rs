@@ -171,6 +171,13 @@ pub fn test_config(database_url: &str, overrides: &[(&str, &str)]) -> Config {
         ("BIND_ADDR".into(), "127.0.0.1:0".into()),
         ("JWT_SECRET".into(), JWT_SECRET.into()),
         ("BCRYPT_COST".into(), "4".into()),
+        // Dozens of tests register and log in from 127.0.0.1 within a minute: the limits are
+        // off unless a test sets them (tests/api/limits.rs).
+        ("RATE_LIMIT_LOGIN".into(), "off".into()),
+        ("RATE_LIMIT_LOGIN_PER_ADDRESS".into(), "off".into()),
+        ("RATE_LIMIT_REGISTER".into(), "off".into()),
+        ("RATE_LIMIT_FORGOT_PASSWORD".into(), "off".into()),
+        ("RATE_LIMIT_API".into(), "off".into()),
     ]);
     for (name, value) in overrides {
         vars.insert((*name).into(), (*value).into());
@@ -218,6 +225,12 @@ impl TestApp {
     /// balancer.
     pub async fn another_instance(&self) -> TestApp {
         start(self.config.clone(), self.database.clone()).await
+    }
+
+    /// Another instance on the same database, with other settings (another JWT secret, say).
+    pub async fn sibling_with(&self, overrides: &[(&str, &str)]) -> TestApp {
+        let url = self.config.database.url.expose().clone();
+        start(test_config(&url, overrides), self.database.clone()).await
     }
 }
 

@@ -1,0 +1,299 @@
+//! Rate limits in fixed windows. The counters live in Redis when `REDIS_URL` is set, so that
+//! every instance enforces one limit; otherwise, and while Redis is unreachable, in this
+//! process's memory: the service keeps answering rather than failing every request.
+//!
+//! Limits slow guessing down without locking anyone out: nothing here ever refuses a correct
+//! password once the window has passed.
+
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    sync::{Arc, Mutex, PoisonError},
+    time::{Duration, Instant},
+};
+
+use crate::{
+    config::{Limit, RateLimitSettings},
+    redis::{Redis, Reply},
+};
+
+/// Counts a hit and, on its first, starts the window; answers the count and the time left.
+const HIT: &str = "local count = redis.call('INCR', KEYS[1]) \
+    if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end \
+    return {count, redis.call('PTTL', KEYS[1])}";
+
+/// How long to keep to local counters after Redis failed, before trying it again.
+const REDIS_PAUSE: Duration = Duration::from_secs(5);
+
+/// The outcome of one hit, with what the `RateLimit-*` headers say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    pub limit: u32,
+    pub remaining: u32,
+    /// Until the window ends.
+    pub reset: Duration,
+}
+
+impl Decision {
+    fn new(count: u64, limit: Limit, reset: Duration) -> Self {
+        Self {
+            allowed: count <= u64::from(limit.count),
+            limit: limit.count,
+            remaining: u32::try_from(u64::from(limit.count).saturating_sub(count)).unwrap_or(0),
+            reset,
+        }
+    }
+
+    /// Whole seconds until the window ends, at least 1: what `Retry-After` says.
+    pub fn reset_secs(&self) -> u64 {
+        self.reset.as_secs() + u64::from(self.reset.subsec_nanos() > 0)
+    }
+}
+
+struct Window {
+    count: u64,
+    ends: Instant,
+}
+
+struct Counters {
+    local: Mutex<HashMap<String, Window>>,
+    redis: Option<Redis>,
+    prefix: String,
+    redis_paused_until: Mutex<Option<Instant>>,
+}
+
+/// Counts hits per key.
+#[derive(Clone)]
+pub struct RateLimiter(Arc<Counters>);
+
+impl RateLimiter {
+    pub fn new(settings: &RateLimitSettings) -> anyhow::Result<Self> {
+        let redis = match &settings.redis_url {
+            Some(url) => Some(
+                Redis::from_url(url.expose(), Duration::from_millis(250))
+                    .map_err(|problem| anyhow::anyhow!("REDIS_URL: {problem}"))?,
+            ),
+            None => None,
+        };
+        Ok(Self(Arc::new(Counters {
+            local: Mutex::default(),
+            redis,
+            prefix: settings.redis_prefix.clone(),
+            redis_paused_until: Mutex::default(),
+        })))
+    }
+
+    pub async fn hit(&self, key: &str, limit: Limit) -> Decision {
+        if let Some(redis) = self.redis() {
+            let window_ms = limit.window.as_millis().to_string();
+            let key = format!("{}:{key}", self.0.prefix);
+            match redis
+                .command(&[
+                    b"EVAL",
+                    HIT.as_bytes(),
+                    b"1",
+                    key.as_bytes(),
+                    window_ms.as_bytes(),
+                ])
+                .await
+            {
+                Ok(Reply::Array(values)) => {
+                    if let [Reply::Integer(count), Reply::Integer(ttl_ms)] = values[..] {
+                        let reset = Duration::from_millis(u64::try_from(ttl_ms).unwrap_or(0));
+                        return Decision::new(u64::try_from(count).unwrap_or(0), limit, reset);
+                    }
+                    self.pause_redis("an unexpected reply");
+                }
+                Ok(_) => self.pause_redis("an unexpected reply"),
+                Err(err) => self.pause_redis(&err.to_string()),
+            }
+        }
+        self.hit_locally(key, limit)
+    }
+
+    /// Forgets a key's hits (a successful login clears its failed attempts).
+    pub async fn clear(&self, key: &str) {
+        if let Some(redis) = self.redis() {
+            let key = format!("{}:{key}", self.0.prefix);
+            if let Err(err) = redis.command(&[b"DEL", key.as_bytes()]).await {
+                self.pause_redis(&err.to_string());
+            }
+        }
+        self.0
+            .local
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(key);
+    }
+
+    fn hit_locally(&self, key: &str, limit: Limit) -> Decision {
+        let now = Instant::now();
+        let mut windows = self.0.local.lock().unwrap_or_else(PoisonError::into_inner);
+        if windows.len() > 100_000 {
+            windows.retain(|_, window| window.ends > now);
+        }
+        let window = windows.entry(key.to_owned()).or_insert(Window {
+            count: 0,
+            ends: now + limit.window,
+        });
+        if window.ends <= now {
+            *window = Window {
+                count: 0,
+                ends: now + limit.window,
+            };
+        }
+        window.count += 1;
+        Decision::new(window.count, limit, window.ends - now)
+    }
+
+    /// Redis, unless it failed a moment ago.
+    fn redis(&self) -> Option<&Redis> {
+        let redis = self.0.redis.as_ref()?;
+        let mut paused = self
+            .0
+            .redis_paused_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match *paused {
+            Some(until) if Instant::now() < until => None,
+            Some(_) => {
+                *paused = None;
+                tracing::info!("trying Redis again for the rate-limit counters");
+                Some(redis)
+            }
+            None => Some(redis),
+        }
+    }
+
+    fn pause_redis(&self, problem: &str) {
+        let mut paused = self
+            .0
+            .redis_paused_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if paused.is_none() {
+            tracing::warn!(
+                problem,
+                "Redis is unreachable: rate limits fall back to this instance's own counters"
+            );
+        }
+        *paused = Some(Instant::now() + REDIS_PAUSE);
+    }
+}
+
+/// Which limit applies to what, and under which key.
+#[derive(Clone)]
+pub struct RateLimits {
+    limiter: RateLimiter,
+    settings: RateLimitSettings,
+}
+
+impl RateLimits {
+    pub fn new(settings: &RateLimitSettings) -> anyhow::Result<Self> {
+        Ok(Self {
+            limiter: RateLimiter::new(settings)?,
+            settings: settings.clone(),
+        })
+    }
+
+    /// Every `/api` request, per client address; `None` when this limit is off.
+    pub async fn api(&self, client: IpAddr) -> Option<Decision> {
+        let limit = self.settings.api?;
+        Some(self.limiter.hit(&format!("api:{client}"), limit).await)
+    }
+
+    /// A login attempt: per client address, and per normalised email and address.
+    pub async fn login(&self, email: &str, client: IpAddr) -> Result<(), Decision> {
+        self.check(
+            &format!("login-address:{client}"),
+            self.settings.login_per_address,
+        )
+        .await?;
+        self.check(&login_key(email, client), self.settings.login)
+            .await
+    }
+
+    /// The right password: its email's failed attempts from this address are forgotten.
+    pub async fn login_succeeded(&self, email: &str, client: IpAddr) {
+        self.limiter.clear(&login_key(email, client)).await;
+    }
+
+    pub async fn register(&self, client: IpAddr) -> Result<(), Decision> {
+        self.check(&format!("register:{client}"), self.settings.register)
+            .await
+    }
+
+    pub async fn forgot_password(&self, client: IpAddr) -> Result<(), Decision> {
+        self.check(
+            &format!("forgot-password:{client}"),
+            self.settings.forgot_password,
+        )
+        .await
+    }
+
+    async fn check(&self, key: &str, limit: Option<Limit>) -> Result<(), Decision> {
+        let Some(limit) = limit else {
+            return Ok(());
+        };
+        let decision = self.limiter.hit(key, limit).await;
+        if decision.allowed {
+            Ok(())
+        } else {
+            Err(decision)
+        }
+    }
+}
+
+fn login_key(email: &str, client: IpAddr) -> String {
+    format!("login:{}|{client}", email.trim().to_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limiter() -> RateLimiter {
+        RateLimiter::new(&RateLimitSettings {
+            login: None,
+            login_per_address: None,
+            register: None,
+            forgot_password: None,
+            api: None,
+            redis_url: None,
+            redis_prefix: "test".into(),
+        })
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_window_allows_its_count_then_refuses_until_it_ends() {
+        let limiter = limiter();
+        let limit = Limit {
+            count: 2,
+            window: Duration::from_millis(200),
+        };
+        assert_eq!(limiter.hit("k", limit).await.remaining, 1);
+        assert!(limiter.hit("k", limit).await.allowed);
+        let refused = limiter.hit("k", limit).await;
+        assert!(!refused.allowed);
+        assert_eq!(refused.remaining, 0);
+        assert!(refused.reset <= Duration::from_millis(200));
+        assert!(limiter.hit("other", limit).await.allowed);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert!(limiter.hit("k", limit).await.allowed);
+    }
+
+    #[tokio::test]
+    async fn clearing_a_key_starts_it_afresh() {
+        let limiter = limiter();
+        let limit = Limit {
+            count: 1,
+            window: Duration::from_mins(1),
+        };
+        limiter.hit("k", limit).await;
+        assert!(!limiter.hit("k", limit).await.allowed);
+        limiter.clear("k").await;
+        assert!(limiter.hit("k", limit).await.allowed);
+    }
+}
