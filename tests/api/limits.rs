@@ -219,3 +219,44 @@ async fn forwarded_for_is_believed_from_a_trusted_proxy() {
     assert_limited(&register(&app, Some("203.0.113.1")).await, 1);
     assert_limited(&register(&app, Some("192.0.2.1, 198.51.100.7")).await, 1);
 }
+
+#[tokio::test]
+async fn every_limit_frees_up_when_its_window_ends() {
+    let app = spawn_app_with(&[
+        ("RATE_LIMIT_LOGIN_PER_ADDRESS", "1/1"),
+        ("RATE_LIMIT_REGISTER", "1/1"),
+        ("RATE_LIMIT_FORGOT_PASSWORD", "1/1"),
+    ])
+    .await;
+    let forgot = || {
+        app.post(
+            "/api/forgot-password",
+            None,
+            json!({"email": "ada@example.com"}),
+        )
+    };
+    let login = || app.login("ada@example.com", "password-1");
+    assert_eq!(register(&app, None).await.status, StatusCode::CREATED);
+    assert_eq!(forgot().await.status, StatusCode::OK);
+    login().await.assert_error(422, "validation_failed");
+    assert_limited(&register(&app, None).await, 1);
+    assert_limited(&forgot().await, 1);
+    assert_limited(&login().await, 1);
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(register(&app, None).await.status, StatusCode::CREATED);
+    assert_eq!(forgot().await.status, StatusCode::OK);
+    login().await.assert_error(422, "validation_failed");
+
+    let api = spawn_app_with(&[("RATE_LIMIT_API", "1/1")]).await;
+    assert_eq!(
+        api.get("/api/user", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_limited(&api.get("/api/user", None).await, 1);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        api.get("/api/user", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
