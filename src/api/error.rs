@@ -289,6 +289,8 @@ pub mod status {
 
     /// Any `/api` operation: it reaches the database and counts against the per-address limit.
     pub const ALWAYS: u32 = INTERNAL | UNAVAILABLE | TOO_MANY_REQUESTS;
+    /// Any operation on `/{resource}/{id}`: authenticated, and the id may be malformed or unknown.
+    pub const PER_ID: u32 = UNAUTHORIZED | BAD_REQUEST | NOT_FOUND | ALWAYS;
     /// Any operation that reads a JSON body.
     pub const JSON_BODY: u32 =
         BAD_REQUEST | PAYLOAD_TOO_LARGE | UNSUPPORTED_MEDIA_TYPE | UNPROCESSABLE;

@@ -311,7 +311,6 @@ pub enum OrderDeletedResponse {
     Deleted,
 }
 
-const PER_ID: u32 = UNAUTHORIZED | BAD_REQUEST | NOT_FOUND | ALWAYS;
 const CHANGE: u32 = PER_ID | JSON_BODY | FORBIDDEN | CONFLICT;
 
 fn parse_currency(errors: &mut FieldErrors, raw: Option<&str>) -> Option<Currency> {

@@ -201,8 +201,6 @@ pub enum UserDeletedResponse {
     Deleted,
 }
 
-const PER_ID: u32 = UNAUTHORIZED | BAD_REQUEST | NOT_FOUND | ALWAYS;
-
 fn parse_name(errors: &mut FieldErrors, raw: Option<&str>) -> Option<Name> {
     raw.and_then(|raw| errors.check("name", Name::parse(raw)))
 }
