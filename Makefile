@@ -1,6 +1,6 @@
 # The front door: `make run`, `make test`, and the rest.
 
-.PHONY: run test test-postgres spec lint conformance ci
+.PHONY: run test test-postgres spec lint conformance ci bench
 
 # The PostgreSQL server test-postgres uses; each test creates and drops its own database there.
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
@@ -35,3 +35,6 @@ conformance/node_modules/installed: conformance/package-lock.json
 
 ci: ## what CI runs
 	bash .ci/run
+
+bench: ## release build on a fresh seeded database under wrk, one table (bench/README.md); BENCH_DATABASE_URL=postgres://… for PostgreSQL
+	python3 bench/run
