@@ -200,7 +200,9 @@ impl Config {
         let url = get("DATABASE_URL").unwrap_or_else(|| "sqlite://comptoir.db?mode=rwc".to_owned());
         let kind = database_kind(&url)?;
         let default_connections = match kind {
-            DatabaseKind::Sqlite => 8,
+            // SQLite runs each connection's queries on a thread of its own: a few are faster
+            // than many (one writer at a time in any case).
+            DatabaseKind::Sqlite => 4,
             DatabaseKind::Postgres => 10,
         };
         let database = DatabaseSettings {

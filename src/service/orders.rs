@@ -170,10 +170,20 @@ impl Orders {
         })
     }
 
+    /// The order with its lines, in one query.
     pub async fn get(&self, actor: &User, id: i64) -> Result<Order, ServiceError> {
-        let row = self.visible(actor, id).await?;
-        let mut items = items_of(&self.db, [row.id]).await?;
-        Ok(order_from_rows(row, items.remove(&id).unwrap_or_default()))
+        let mut select = orders::Entity::find_by_id(id);
+        if !actor.is_admin() {
+            select = select.filter(orders::Column::UserId.eq(actor.id));
+        }
+        let (row, items) = select
+            .find_with_related(order_items::Entity)
+            .order_by_asc(order_items::Column::Position)
+            .all(&self.db)
+            .await?
+            .pop()
+            .ok_or(ServiceError::NotFound)?;
+        Ok(order_from_rows(row, items))
     }
 
     /// Applies a PUT or PATCH. Items and currency change only while the order is pending;
