@@ -1,8 +1,8 @@
 //! Registration, login and logout.
 
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryFilter, SqlErr, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    EntityTrait, IntoActiveModel, QueryFilter, SqlErr, TransactionTrait,
 };
 
 use super::{
@@ -72,20 +72,14 @@ impl Accounts {
     pub async fn register(&self, account: NewAccount) -> Result<(User, IssuedToken), ServiceError> {
         let password_hash = self.hasher.hash(&account.password).await?;
         let txn = self.db.begin().await?;
-        let created = now();
-        let row = users::ActiveModel {
-            name: Set(account.name.as_str().to_owned()),
-            email: Set(account.email.as_str().to_owned()),
-            password_hash: Set(password_hash),
-            role: Set(Role::User.as_str().to_owned()),
-            email_verified_at: Set(None),
-            created_at: Set(created),
-            updated_at: Set(created),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await
-        .map_err(email_conflict)?;
+        let row = insert_user(
+            &txn,
+            &account.name,
+            &account.email,
+            password_hash,
+            Role::User,
+        )
+        .await?;
         let token = self.sessions.issue(&txn, row.id).await?;
         txn.commit().await?;
         tracing::Span::current().record("user_id", row.id);
@@ -152,22 +146,33 @@ impl Accounts {
             return Ok((user_from_row(row), AdminOutcome::Promoted));
         }
         let password_hash = self.hasher.hash(&password).await?;
-        let created = now();
-        let row = users::ActiveModel {
-            name: Set(name.as_str().to_owned()),
-            email: Set(email.as_str().to_owned()),
-            password_hash: Set(password_hash),
-            role: Set(Role::Admin.as_str().to_owned()),
-            email_verified_at: Set(None),
-            created_at: Set(created),
-            updated_at: Set(created),
-            ..Default::default()
-        }
-        .insert(&self.db)
-        .await
-        .map_err(email_conflict)?;
+        let row = insert_user(&self.db, &name, &email, password_hash, Role::Admin).await?;
         Ok((user_from_row(row), AdminOutcome::Created))
     }
+}
+
+/// Creates an account row; an email already taken is a 422 on `email`.
+pub async fn insert_user(
+    conn: &impl ConnectionTrait,
+    name: &Name,
+    email: &Email,
+    password_hash: String,
+    role: Role,
+) -> Result<users::Model, ServiceError> {
+    let created = now();
+    users::ActiveModel {
+        name: Set(name.as_str().to_owned()),
+        email: Set(email.as_str().to_owned()),
+        password_hash: Set(password_hash),
+        role: Set(role.as_str().to_owned()),
+        email_verified_at: Set(None),
+        created_at: Set(created),
+        updated_at: Set(created),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await
+    .map_err(email_conflict)
 }
 
 /// A unique-index violation on `users.email` is the client's mistake, not a crash.

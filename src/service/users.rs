@@ -10,7 +10,7 @@ use sea_orm::{
 
 use super::{
     ServiceError,
-    accounts::{email_conflict, user_from_row},
+    accounts::{email_conflict, insert_user, user_from_row},
     now,
     password_hasher::PasswordHasher,
     sessions::{Authenticated, Sessions},
@@ -124,20 +124,7 @@ impl Users {
             return Err(ServiceError::Forbidden);
         }
         let password_hash = self.hasher.hash(&user.password).await?;
-        let created = now();
-        let row = users::ActiveModel {
-            name: Set(user.name.as_str().to_owned()),
-            email: Set(user.email.as_str().to_owned()),
-            password_hash: Set(password_hash),
-            role: Set(user.role.as_str().to_owned()),
-            email_verified_at: Set(None),
-            created_at: Set(created),
-            updated_at: Set(created),
-            ..Default::default()
-        }
-        .insert(&self.db)
-        .await
-        .map_err(email_conflict)?;
+        let row = insert_user(&self.db, &user.name, &user.email, password_hash, user.role).await?;
         tracing::info!(user_id = row.id, "user created by an admin");
         Ok(user_from_row(row))
     }
