@@ -5,8 +5,9 @@
 //! expect Laravel's 422 with an `errors` map instead.
 
 use std::{
+    any::TypeId,
     collections::HashMap,
-    sync::{Mutex, OnceLock},
+    sync::{Arc, Mutex, OnceLock},
 };
 
 use poem::{Request, RequestBody};
@@ -46,7 +47,7 @@ impl<T: Type> Payload for JsonBody<T> {
     }
 }
 
-impl<T: ParseFromJSON> ParsePayload for JsonBody<T> {
+impl<T: ParseFromJSON + 'static> ParsePayload for JsonBody<T> {
     const IS_REQUIRED: bool = true;
 
     async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
@@ -78,8 +79,7 @@ impl<T: ParseFromJSON> ParsePayload for JsonBody<T> {
             })?
         };
 
-        let mut registry = Registry::new();
-        T::register(&mut registry);
+        let registry = registry_of::<T>();
         let mut errors = FieldErrors::new();
         check(&value, &T::schema_ref(), "", &registry, &mut errors);
         if !errors.is_empty() {
@@ -91,7 +91,24 @@ impl<T: ParseFromJSON> ParsePayload for JsonBody<T> {
     }
 }
 
-poem_openapi::impl_apirequest_for_payload!(JsonBody<T>, T: ParseFromJSON);
+poem_openapi::impl_apirequest_for_payload!(JsonBody<T>, T: ParseFromJSON + 'static);
+
+/// The schemas a body of type `T` refers to, built once per type rather than per request.
+fn registry_of<T: Type + 'static>() -> Arc<Registry> {
+    static REGISTRIES: OnceLock<Mutex<HashMap<TypeId, Arc<Registry>>>> = OnceLock::new();
+    let mut registries = REGISTRIES
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    registries
+        .entry(TypeId::of::<T>())
+        .or_insert_with(|| {
+            let mut registry = Registry::new();
+            T::register(&mut registry);
+            Arc::new(registry)
+        })
+        .clone()
+}
 
 /// Checks `value` against `schema`, recording one message per bad field under its dotted path
 /// (`items.0.quantity`).

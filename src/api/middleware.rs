@@ -18,7 +18,7 @@ use super::error::{ApiError, set_rate_limit_headers};
 use crate::{
     config::{HttpSettings, TrustedProxy},
     domain::FieldErrors,
-    service::rate_limit::RateLimits,
+    service::rate_limit::{Decision, RateLimits},
 };
 
 const REQUEST_ID: &str = "x-request-id";
@@ -145,7 +145,11 @@ pub async fn observe<E: Endpoint>(
     let is_api = path.starts_with("/api/");
 
     let mut rate_limit = None;
-    let (mut response, route) = if request.uri().to_string().len() > MAX_URI_BYTES {
+    let uri_bytes = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |uri| uri.as_str().len());
+    let (mut response, route) = if uri_bytes > MAX_URI_BYTES {
         (ApiError::uri_too_long().into_response(), None)
     } else if headers_size(request.headers()) > MAX_HEADER_BYTES {
         (ApiError::headers_too_large().into_response(), None)
@@ -187,24 +191,14 @@ pub async fn observe<E: Endpoint>(
         span.record("route", route.as_ref());
     }
 
-    let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        headers.insert(REQUEST_ID, value);
-    }
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
+    let allowed_origin = origin.filter(|origin| policy.http.cors_origins.contains(origin));
+    add_headers(
+        response.headers_mut(),
+        &request_id,
+        is_api,
+        rate_limit,
+        allowed_origin.as_deref(),
     );
-    if is_api {
-        // Tokens and personal data: never kept by a cache.
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if let Some(decision) = rate_limit.filter(|decision| decision.allowed) {
-            set_rate_limit_headers(headers, &decision);
-        }
-    }
-    if let Some(origin) = origin.filter(|origin| policy.http.cors_origins.contains(origin)) {
-        allow_origin(headers, &origin);
-    }
 
     let status = response.status();
     span.record("status", status.as_u16());
@@ -220,6 +214,34 @@ pub async fn observe<E: Endpoint>(
         }
     });
     Ok(response)
+}
+
+/// What every response carries: its request id, `nosniff`; on the API, `no-store` and the
+/// rate limit's figures; for an allowed origin, its CORS headers.
+fn add_headers(
+    headers: &mut HeaderMap,
+    request_id: &str,
+    is_api: bool,
+    rate_limit: Option<Decision>,
+    allowed_origin: Option<&str>,
+) {
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        headers.insert(REQUEST_ID, value);
+    }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if is_api {
+        // Tokens and personal data: never kept by a cache.
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(decision) = rate_limit.filter(|decision| decision.allowed) {
+            set_rate_limit_headers(headers, &decision);
+        }
+    }
+    if let Some(origin) = allowed_origin {
+        allow_origin(headers, origin);
+    }
 }
 
 /// Answers a CORS preflight when CORS is on: allowed origins get their permissions, others a
