@@ -90,9 +90,7 @@ fn openapi() -> OpenApiService<Api, ()> {
 
 /// The OpenAPI document as JSON, exactly as `/openapi.json` serves it.
 pub fn spec_json() -> String {
-    let mut json = serde_json::to_string_pretty(&spec::document()).unwrap_or_default();
-    json.push('\n');
-    json
+    as_json(&spec::document())
 }
 
 /// The OpenAPI document as YAML, exactly as `/openapi.yaml` serves it.
@@ -100,9 +98,10 @@ pub fn spec_yaml() -> String {
     serde_yaml::to_string(&spec::document()).unwrap_or_default()
 }
 
-/// Swagger UI, showing the finished document rather than poem-openapi's draft of it.
-fn swagger_ui(api: &OpenApiService<Api, ()>) -> String {
-    api.swagger_ui_html().replace(&api.spec(), &spec_json())
+fn as_json(document: &serde_json::Value) -> String {
+    let mut json = serde_json::to_string_pretty(document).unwrap_or_default();
+    json.push('\n');
+    json
 }
 
 #[handler]
@@ -114,8 +113,12 @@ fn to_docs() -> Redirect {
 /// line and JSON errors.
 pub fn app(state: AppState, http: HttpSettings) -> impl Endpoint {
     let api = openapi();
-    let spec: serde_json::Value = serde_json::from_str(&spec_json()).unwrap_or_default();
-    let mut routes: Vec<(String, Vec<String>)> = spec["paths"]
+    let document = spec::document();
+    let json = as_json(&document);
+    let yaml = serde_yaml::to_string(&document).unwrap_or_default();
+    // Swagger UI, showing the finished document rather than poem-openapi's draft of it.
+    let docs = api.swagger_ui_html().replace(&api.spec(), &json);
+    let mut routes: Vec<(String, Vec<String>)> = document["paths"]
         .as_object()
         .into_iter()
         .flatten()
@@ -142,9 +145,6 @@ pub fn app(state: AppState, http: HttpSettings) -> impl Endpoint {
         http,
     });
 
-    let json = spec_json();
-    let yaml = spec_yaml();
-    let docs = swagger_ui(&api);
     let docs_csp = pages::content_security_policy(&docs);
     // Mounted twice without stripping, so that its paths stay exactly as the spec says and
     // `/` stays free for the redirect.
