@@ -5,7 +5,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    PASSWORD, assert_sorted, assert_utc_timestamp, ids_of, item, sorted_ids, spawn_app,
+    PASSWORD, TestApp, assert_sorted, assert_utc_timestamp, ids_of, item, sorted_ids, spawn_app,
     unique_email,
 };
 
@@ -984,4 +984,50 @@ async fn a_user_who_has_orders_cannot_be_deleted() {
     assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
     let reply = app.delete(&path, Some(&ada.token)).await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
+}
+
+/// Rows of `table` that belong to `user_id`, read straight from the database.
+async fn rows_of(app: &TestApp, table: &str, user_id: i64) -> i64 {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = app.db().await;
+    let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE user_id = {user_id}");
+    let row = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<i64>("", "n").unwrap()
+}
+
+#[tokio::test]
+async fn a_deleted_users_sessions_and_reset_tokens_go_with_them() {
+    let app = spawn_app().await;
+    let email = unique_email("leaving");
+    let token = app.register("Ada", &email, "password-1").await;
+    app.login(&email, "password-1").await;
+    let id = app.get("/api/user", Some(&token)).await.body["id"]
+        .as_i64()
+        .unwrap();
+    app.post("/api/forgot-password", None, json!({"email": email}))
+        .await;
+    for _ in 0..100 {
+        if rows_of(&app, "password_reset_tokens", id).await == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(rows_of(&app, "password_reset_tokens", id).await, 1);
+    assert_eq!(rows_of(&app, "sessions", id).await, 2);
+
+    let deleted = app
+        .call(
+            Method::DELETE,
+            &format!("/api/users/{id}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert_eq!(rows_of(&app, "sessions", id).await, 0);
+    assert_eq!(rows_of(&app, "password_reset_tokens", id).await, 0);
 }
