@@ -59,6 +59,8 @@ pub struct TokenSettings {
     /// True when no `JWT_SECRET` was given and a random one was made for this process.
     pub secret_is_random: bool,
     pub ttl: Duration,
+    /// How long a validated session may be answered from memory; zero turns the cache off.
+    pub session_cache_ttl: Duration,
 }
 
 /// Outgoing mail. Without an SMTP URL, mails are written to the log.
@@ -229,6 +231,7 @@ impl Config {
             secret: current.unwrap_or_else(|| Secret::new(rand::random::<[u8; 32]>().to_vec())),
             previous_secret: secret("JWT_SECRET_PREVIOUS")?,
             ttl: seconds(&get, "ACCESS_TOKEN_TTL_SECS", 3600, 1, 31_536_000)?,
+            session_cache_ttl: seconds(&get, "SESSION_CACHE_SECS", 5, 0, 300)?,
         };
 
         let rate_limits = rate_limit_settings(&get)?;
@@ -438,6 +441,7 @@ mod tests {
         assert_eq!(config.tokens.secret.expose().len(), 32);
         assert_eq!(config.bcrypt_cost, 12);
         assert_eq!(config.mail.public_url, "http://127.0.0.1:8080");
+        assert_eq!(config.tokens.session_cache_ttl, Duration::from_secs(5));
     }
 
     #[test]
@@ -460,6 +464,7 @@ mod tests {
             ("TRUSTED_PROXIES", "10.0.0.0/33"),
             ("CORS_ORIGINS", "shop.example"),
             ("REQUEST_TIMEOUT_SECS", "0"),
+            ("SESSION_CACHE_SECS", "301"),
         ] {
             let err = config(&[(variable, value)]).unwrap_err();
             assert_eq!(err.variable, variable);

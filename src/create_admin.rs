@@ -1,6 +1,6 @@
 //! `comptoir create-admin`: the only way to make an admin.
 
-use std::{io::BufRead, process::ExitCode};
+use std::{io::BufRead, process::ExitCode, time::Duration};
 
 use comptoir::{
     config::Config,
@@ -10,6 +10,7 @@ use comptoir::{
         ServiceError,
         accounts::{Accounts, AdminOutcome},
         password_hasher::PasswordHasher,
+        session_cache::SessionCache,
         sessions::Sessions,
     },
 };
@@ -62,7 +63,15 @@ pub async fn run(config: &Config, email: &str, name: &str) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let accounts = Accounts::new(db.clone(), hasher, Sessions::new(db, &config.tokens));
+    // No cache of its own, but on SQLite it must tell the servers' caches about a promotion.
+    let cache = match SessionCache::open(&db, Duration::ZERO).await {
+        Ok(cache) => cache,
+        Err(err) => {
+            eprintln!("comptoir: {err:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let accounts = Accounts::new(db.clone(), hasher, Sessions::new(db, &config.tokens, cache));
     match accounts.create_admin(name, email, password).await {
         Ok((user, outcome)) => {
             let what = match outcome {

@@ -11,12 +11,13 @@ use sea_orm::DatabaseConnection;
 
 use crate::{
     api::{self, AppState},
-    config::{Config, HttpSettings},
+    config::{Config, DatabaseKind, HttpSettings},
     db,
     mail::Mailer,
     service::{
         accounts::Accounts, orders::Orders, password_hasher::PasswordHasher,
-        password_reset::PasswordResets, rate_limit::RateLimits, sessions::Sessions, users::Users,
+        password_reset::PasswordResets, rate_limit::RateLimits, session_cache::SessionCache,
+        sessions::Sessions, users::Users,
     },
 };
 
@@ -82,13 +83,23 @@ impl Application {
 
 async fn build_state(config: &Config, db: DatabaseConnection) -> anyhow::Result<AppState> {
     let hasher = PasswordHasher::new(config.bcrypt_cost).await?;
-    let sessions = Sessions::new(db.clone(), &config.tokens);
+    let mut cache = SessionCache::open(&db, config.tokens.session_cache_ttl).await?;
+    if config.database.kind == DatabaseKind::Postgres {
+        cache = cache.follow_changes(db.clone(), config.database.url.clone());
+    }
+    let sessions = Sessions::new(db.clone(), &config.tokens, cache);
     let accounts = Accounts::new(db.clone(), hasher.clone(), sessions.clone());
     let mailer = Mailer::new(&config.mail)?;
     Ok(AppState {
         limits: RateLimits::new(&config.rate_limits)?,
-        password_resets: PasswordResets::new(db.clone(), hasher.clone(), mailer, &config.mail),
-        users: Users::new(db.clone(), hasher),
+        password_resets: PasswordResets::new(
+            db.clone(),
+            hasher.clone(),
+            mailer,
+            sessions.clone(),
+            &config.mail,
+        ),
+        users: Users::new(db.clone(), hasher, sessions.clone()),
         orders: Orders::new(db.clone()),
         db,
         sessions,

@@ -8,6 +8,7 @@ mod m20261122_000001_create_users_and_sessions;
 mod m20261122_000002_create_orders;
 mod m20261122_000003_create_password_reset_tokens;
 mod m20261122_000004_unique_lower_email;
+mod m20261123_000005_notify_session_changes;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_create_orders::Migration),
             Box::new(m20261122_000003_create_password_reset_tokens::Migration),
             Box::new(m20261122_000004_unique_lower_email::Migration),
+            Box::new(m20261123_000005_notify_session_changes::Migration),
         ]
     }
 }

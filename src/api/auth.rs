@@ -264,7 +264,10 @@ impl AuthApi {
         auth: BearerAuth,
         state: Data<&AppState>,
     ) -> Result<LogoutResponse, Failure<{ UNAUTHORIZED | ALWAYS }>> {
-        state.sessions.revoke(&auth.0.session_id).await?;
+        state
+            .sessions
+            .revoke(auth.0.user.id, &auth.0.session_id)
+            .await?;
         Ok(LogoutResponse::Ok(Json(MessageResponse {
             message: "Logged out.".into(),
         })))

@@ -143,6 +143,7 @@ impl Accounts {
             active.role = Set(Role::Admin.as_str().to_owned());
             active.updated_at = Set(now());
             let row = active.update(&self.db).await?;
+            self.sessions.changed(row.id).await;
             return Ok((user_from_row(row), AdminOutcome::Promoted));
         }
         let password_hash = self.hasher.hash(&password).await?;

@@ -6,6 +6,7 @@ pub mod orders;
 pub mod password_hasher;
 pub mod password_reset;
 pub mod rate_limit;
+pub mod session_cache;
 pub mod sessions;
 pub mod users;
 

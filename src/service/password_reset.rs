@@ -40,6 +40,7 @@ pub struct PasswordResets {
     db: DatabaseConnection,
     hasher: PasswordHasher,
     mailer: Mailer,
+    sessions: Sessions,
     public_url: String,
     ttl: Duration,
 }
@@ -49,12 +50,14 @@ impl PasswordResets {
         db: DatabaseConnection,
         hasher: PasswordHasher,
         mailer: Mailer,
+        sessions: Sessions,
         settings: &MailSettings,
     ) -> Self {
         Self {
             db,
             hasher,
             mailer,
+            sessions,
             public_url: settings.public_url.clone(),
             ttl: settings.reset_token_ttl,
         }
@@ -181,6 +184,7 @@ impl PasswordResets {
             .await?;
         Sessions::revoke_all(&txn, user.id, None).await?;
         txn.commit().await?;
+        self.sessions.changed(user.id).await;
         tracing::info!(user_id = user.id, "password reset; every session revoked");
 
         let mailer = self.mailer.clone();

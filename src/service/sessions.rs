@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
+use chrono::DateTime;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
@@ -13,7 +14,13 @@ use serde::{Deserialize, Serialize};
 
 use sha2::{Digest, Sha256};
 
-use super::{ServiceError, accounts::user_from_row, expiry, now, random_hex, to_hex};
+use super::{
+    ServiceError,
+    accounts::user_from_row,
+    expiry, now, random_hex,
+    session_cache::{Lookup, SessionCache},
+    to_hex,
+};
 use crate::{
     config::{Secret, TokenSettings},
     db::entities::{sessions, users},
@@ -72,10 +79,11 @@ pub struct Sessions {
     keys: Vec<Key>,
     validation: Validation,
     ttl: Duration,
+    cache: SessionCache,
 }
 
 impl Sessions {
-    pub fn new(db: DatabaseConnection, settings: &TokenSettings) -> Self {
+    pub fn new(db: DatabaseConnection, settings: &TokenSettings, cache: SessionCache) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         // `exp` is checked to the second: a token is dead when the server says so.
         validation.leeway = 0;
@@ -89,6 +97,7 @@ impl Sessions {
                 .collect(),
             validation,
             ttl: settings.ttl,
+            cache,
         }
     }
 
@@ -127,7 +136,8 @@ impl Sessions {
     }
 
     /// Accepts a token only when its signature, algorithm and expiry hold and its session row
-    /// is live; one query fetches the session and its user together.
+    /// is live; one query fetches the session and its user together, unless the session cache
+    /// remembers the answer.
     pub async fn authenticate(&self, token: &str) -> Result<Authenticated, ServiceError> {
         let kid = jsonwebtoken::decode_header(token)
             .map_err(|_| ServiceError::Unauthenticated)?
@@ -145,6 +155,15 @@ impl Sessions {
             .sub
             .parse()
             .map_err(|_| ServiceError::Unauthenticated)?;
+        let ticket = match self.cache.lookup(&claims.jti, user_id) {
+            Lookup::Hit(user) => {
+                return Ok(Authenticated {
+                    user,
+                    session_id: claims.jti,
+                });
+            }
+            Lookup::Miss(ticket) => ticket,
+        };
         let row = users::Entity::find()
             .join(JoinType::InnerJoin, users::Relation::Sessions.def())
             .filter(sessions::Column::Jti.eq(&claims.jti))
@@ -154,24 +173,38 @@ impl Sessions {
             .one(&self.db)
             .await?
             .ok_or(ServiceError::Unauthenticated)?;
+        let user = user_from_row(row);
+        // The row's `expires_at` is the token's `exp`: both come from one whole-second `expiry`.
+        if let (Some(ticket), Some(expires_at)) = (ticket, DateTime::from_timestamp(claims.exp, 0))
+        {
+            self.cache.store(ticket, &claims.jti, &user, expires_at);
+        }
         Ok(Authenticated {
-            user: user_from_row(row),
+            user,
             session_id: claims.jti,
         })
     }
 
-    /// Kills one session.
-    pub async fn revoke(&self, session_id: &str) -> Result<(), ServiceError> {
+    /// Kills one session of `user_id`.
+    pub async fn revoke(&self, user_id: i64, session_id: &str) -> Result<(), ServiceError> {
         sessions::Entity::update_many()
             .col_expr(sessions::Column::RevokedAt, Expr::value(now()))
             .filter(sessions::Column::Jti.eq(session_id))
             .filter(sessions::Column::RevokedAt.is_null())
             .exec(&self.db)
             .await?;
+        self.changed(user_id).await;
         Ok(())
     }
 
+    /// Tells every instance's session cache that a user, or one of their sessions, changed.
+    /// Call it after the change is committed.
+    pub async fn changed(&self, user_id: i64) {
+        self.cache.changed(user_id).await;
+    }
+
     /// Kills every live session of a user but `keep`, on `conn` (which may be a transaction).
+    /// Follow the commit with [`Sessions::changed`].
     pub async fn revoke_all(
         conn: &impl ConnectionTrait,
         user_id: i64,

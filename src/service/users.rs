@@ -64,11 +64,16 @@ pub struct UserChanges {
 pub struct Users {
     db: DatabaseConnection,
     hasher: PasswordHasher,
+    sessions: Sessions,
 }
 
 impl Users {
-    pub fn new(db: DatabaseConnection, hasher: PasswordHasher) -> Self {
-        Self { db, hasher }
+    pub fn new(db: DatabaseConnection, hasher: PasswordHasher, sessions: Sessions) -> Self {
+        Self {
+            db,
+            hasher,
+            sessions,
+        }
     }
 
     #[tracing::instrument(skip_all)]
@@ -199,6 +204,7 @@ impl Users {
             Sessions::revoke_all(&txn, updated.id, keep).await?;
         }
         txn.commit().await?;
+        self.sessions.changed(updated.id).await;
         Ok(user_from_row(updated))
     }
 
@@ -218,6 +224,7 @@ impl Users {
         };
         match result {
             Some(Ok(_)) => {
+                self.sessions.changed(row.id).await;
                 tracing::info!(user_id = row.id, "user deleted");
                 Ok(())
             }

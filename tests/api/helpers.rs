@@ -501,7 +501,9 @@ impl TestApp {
         (user.id, user.token)
     }
 
-    /// Makes the account an admin behind the API's back; its tokens carry the new role at once.
+    /// Makes the account an admin with raw SQL, behind the API's back. On SQLite nothing
+    /// announces that to the session cache, so promote before the token's first use (or wait
+    /// `SESSION_CACHE_SECS`).
     pub async fn promote(&self, id: i64) {
         use sea_orm::ConnectionTrait;
         self.db()

@@ -15,6 +15,7 @@ mod orders;
 mod outage;
 mod password_reset;
 mod proxy;
+mod session_cache;
 mod smtp;
 mod spec;
 mod users;

@@ -279,6 +279,16 @@ async fn a_reset_ends_every_session_and_tells_the_user() {
         .as_str()
         .unwrap()
         .to_owned();
+    // Both sessions are in use, so cached, on this instance and on another.
+    let other = app.another_instance().await;
+    for instance in [&app, &other] {
+        for token in [&first, &second] {
+            instance
+                .get("/api/user", Some(token))
+                .await
+                .assert_status(200);
+        }
+    }
     forgot(&app, &email).await;
     let token = token_of(&sink.wait_for(1).await[0]);
 
@@ -286,12 +296,14 @@ async fn a_reset_ends_every_session_and_tells_the_user() {
         reset(&app, &token, &email, "new-password").await.status,
         StatusCode::OK
     );
-    app.get("/api/user", Some(&first))
-        .await
-        .assert_error(401, "unauthenticated");
-    app.get("/api/user", Some(&second))
-        .await
-        .assert_error(401, "unauthenticated");
+    for instance in [&app, &other] {
+        for token in [&first, &second] {
+            instance
+                .get("/api/user", Some(token))
+                .await
+                .assert_error(401, "unauthenticated");
+        }
+    }
 
     let notice = sink.wait_for(2).await.remove(1);
     assert_eq!(notice.recipients, [email]);

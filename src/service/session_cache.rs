@@ -1,0 +1,482 @@
+//! Validated sessions, remembered for a few seconds (`SESSION_CACHE_SECS`), so that an
+//! authenticated request costs no database round trip.
+//!
+//! A revoked token must still be refused at once, on every instance. So whatever could change
+//! the answer — a logout, a password change or reset, any change to the user, their deletion —
+//! empties the affected entries everywhere, and a lookup that overlapped such a change does not
+//! store what it read (each change bumps a generation that `store` checks):
+//! - in this process, the service calls [`SessionCache::changed`] after each such commit;
+//! - on PostgreSQL, a trigger announces every change to `users` and `sessions` on the
+//!   `comptoir_sessions` channel at commit, and every instance listens there. A notification
+//!   alone would race the client's next request to another instance (a test saw it lose), so
+//!   the instance that made the change then sends `sync:<nonce>` on the channel and answers
+//!   only once every listening connection has replied `ack:<nonce>` from that connection:
+//!   notifications arrive in commit order, so by then each instance has dropped its entries.
+//!   While an instance's listener is not connected, it caches nothing and answers nothing
+//!   from memory;
+//! - on SQLite, every process that changes a user or a session (servers sharing the file, and
+//!   `create-admin`) bumps a counter kept in a file beside the database, `<database>-sessions`.
+//!   Every lookup reads it (one `pread`), and a new value empties the cache.
+//!
+//! The age limit bounds only what nobody announces: a change made with a raw SQL shell on
+//! SQLite, or a PostgreSQL listener cut off without its connection failing.
+
+use std::{
+    collections::{HashMap, HashSet},
+    fs::{File, OpenOptions},
+    io,
+    os::unix::fs::FileExt,
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    time::{Duration, Instant},
+};
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, Statement,
+    sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions},
+};
+use tokio::sync::oneshot;
+
+use super::{now, random_hex};
+use crate::{config::Secret, domain::User};
+
+/// The PostgreSQL channel the `comptoir_notify_session_change` trigger announces user ids on.
+const CHANNEL: &str = "comptoir_sessions";
+
+/// How the listening connections show in `pg_stat_activity`, where they are counted.
+const LISTENER_NAME: &str = "comptoir session listener";
+
+/// How long a change waits for the other instances to confirm it, before answering anyway.
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Beyond this many live entries new sessions are not cached, which bounds memory.
+const CAPACITY: usize = 10_000;
+
+#[derive(Clone)]
+pub struct SessionCache {
+    /// `None` when the cache is off (`SESSION_CACHE_SECS=0`, or a command-line tool).
+    entries: Option<Arc<Entries>>,
+    /// SQLite on a file: the change counter shared with every other process on that file.
+    counter: Option<Arc<ChangeCounter>>,
+    /// PostgreSQL, in a server: the other instances, which confirm each change.
+    peers: Option<Arc<Peers>>,
+}
+
+struct Peers {
+    db: DatabaseConnection,
+    /// Confirmations still expected, by nonce.
+    waiting: Mutex<HashMap<String, Waiting>>,
+}
+
+struct Waiting {
+    /// The backend PIDs of the listening connections that have not confirmed yet.
+    outstanding: HashSet<u32>,
+    done: Option<oneshot::Sender<()>>,
+}
+
+struct Entries {
+    max_age: Duration,
+    state: Mutex<State>,
+}
+
+struct State {
+    sessions: HashMap<String, Entry>,
+    /// Bumped by every change, so that a lookup that overlapped one stores nothing.
+    generation: u64,
+    /// The shared counter's value the entries are known to be consistent with.
+    counter_seen: u64,
+    /// False while a change could go unseen (PostgreSQL: the listener is not connected).
+    trusted: bool,
+}
+
+struct Entry {
+    user: User,
+    session_expires_at: DateTime<Utc>,
+    stored_at: Instant,
+}
+
+/// What a lookup found.
+pub enum Lookup {
+    Hit(User),
+    /// Not cached; the ticket, when there is one, lets `store` keep what the database says.
+    Miss(Option<Ticket>),
+}
+
+/// The cache's generation before a database read.
+#[derive(Clone, Copy)]
+pub struct Ticket(u64);
+
+impl SessionCache {
+    /// A cache that remembers sessions for `max_age` (nothing when zero) and, on SQLite,
+    /// shares changes with the other processes on the database file. On PostgreSQL it trusts
+    /// nothing until [`SessionCache::follow_changes`] is listening.
+    pub async fn open(db: &DatabaseConnection, max_age: Duration) -> anyhow::Result<Self> {
+        let counter = match db.get_database_backend() {
+            DbBackend::Sqlite => main_file(db)
+                .await?
+                .map(|path| ChangeCounter::open(&format!("{path}-sessions")))
+                .transpose()?
+                .map(Arc::new),
+            _ => None,
+        };
+        let trusted = db.get_database_backend() != DbBackend::Postgres;
+        let entries = (!max_age.is_zero()).then(|| {
+            Arc::new(Entries {
+                max_age,
+                state: Mutex::new(State {
+                    sessions: HashMap::new(),
+                    generation: 0,
+                    counter_seen: counter
+                        .as_deref()
+                        .map_or(Ok(0), ChangeCounter::read)
+                        .unwrap_or(0),
+                    trusted,
+                }),
+            })
+        });
+        Ok(Self {
+            entries,
+            counter,
+            peers: None,
+        })
+    }
+
+    /// The user of a live session `jti` of `user_id`, if remembered.
+    pub fn lookup(&self, jti: &str, user_id: i64) -> Lookup {
+        let Some(entries) = &self.entries else {
+            return Lookup::Miss(None);
+        };
+        let Some(state) = entries.current(self.counter.as_deref()) else {
+            return Lookup::Miss(None);
+        };
+        match state.sessions.get(jti) {
+            Some(entry)
+                if entry.user.id == user_id
+                    && entry.stored_at.elapsed() < entries.max_age
+                    && now() < entry.session_expires_at =>
+            {
+                Lookup::Hit(entry.user.clone())
+            }
+            _ => Lookup::Miss(Some(Ticket(state.generation))),
+        }
+    }
+
+    /// Remembers what the database said about a session, unless something changed since
+    /// `ticket` was taken.
+    pub fn store(&self, ticket: Ticket, jti: &str, user: &User, session_expires_at: DateTime<Utc>) {
+        let Some(entries) = &self.entries else {
+            return;
+        };
+        let Some(mut state) = entries.current(self.counter.as_deref()) else {
+            return;
+        };
+        if state.generation != ticket.0 {
+            return;
+        }
+        if state.sessions.len() >= CAPACITY {
+            let max_age = entries.max_age;
+            state
+                .sessions
+                .retain(|_, entry| entry.stored_at.elapsed() < max_age);
+            if state.sessions.len() >= CAPACITY {
+                return;
+            }
+        }
+        state.sessions.insert(
+            jti.to_owned(),
+            Entry {
+                user: user.clone(),
+                session_expires_at,
+                stored_at: Instant::now(),
+            },
+        );
+    }
+
+    /// Announces that a user or one of their sessions changed; call it after the commit. On
+    /// PostgreSQL it returns once every listening instance has seen the change.
+    pub async fn changed(&self, user_id: i64) {
+        if let Some(counter) = &self.counter
+            && let Err(err) = counter.bump()
+        {
+            tracing::error!(
+                error = %err,
+                "could not announce a session change to the other processes on this database"
+            );
+        }
+        if let Some(entries) = &self.entries {
+            entries.forget(Some(user_id));
+        }
+        if let Some(peers) = &self.peers {
+            peers.confirm().await;
+        }
+    }
+
+    /// PostgreSQL, in a server: listens on the channel for as long as the runtime runs,
+    /// reconnecting when the connection drops, and answers other instances' `sync` requests.
+    /// Only while it listens is anything cached. Every server listens, even with its own
+    /// cache off, so that its changes are confirmed by the instances that do cache.
+    #[must_use]
+    pub fn follow_changes(mut self, db: DatabaseConnection, database_url: Secret<String>) -> Self {
+        let peers = Arc::new(Peers {
+            db,
+            waiting: Mutex::new(HashMap::new()),
+        });
+        self.peers = Some(peers.clone());
+        let entries = self.entries.clone();
+        tokio::spawn(async move {
+            let mut retry = Duration::from_millis(100);
+            let mut reported = false;
+            loop {
+                match subscribe(database_url.expose()).await {
+                    Ok(mut listener) => {
+                        if let Some(entries) = &entries {
+                            entries.set_trusted(true);
+                        }
+                        tracing::debug!("session cache: following changes on PostgreSQL");
+                        retry = Duration::from_millis(100);
+                        reported = false;
+                        let cause = loop {
+                            let notification = match listener.try_recv().await {
+                                Ok(Some(notification)) => notification,
+                                Ok(None) => break "connection lost".to_owned(),
+                                Err(err) => break err.to_string(),
+                            };
+                            let reply = peers.receive(
+                                notification.payload(),
+                                notification.process_id(),
+                                entries.as_deref(),
+                            );
+                            // From the listening connection itself, whose PID the sender knows.
+                            if let Some(ack) = reply
+                                && let Err(err) = sea_orm::sqlx::query("SELECT pg_notify($1, $2)")
+                                    .bind(CHANNEL)
+                                    .bind(ack)
+                                    .execute(&mut listener)
+                                    .await
+                            {
+                                break err.to_string();
+                            }
+                        };
+                        if let Some(entries) = &entries {
+                            entries.set_trusted(false);
+                        }
+                        tracing::warn!(
+                            error = cause,
+                            "session cache: stopped following changes; every session is checked \
+                             in the database until it is back"
+                        );
+                    }
+                    Err(err) if !reported => {
+                        reported = true;
+                        tracing::warn!(error = %err, "session cache: cannot listen for changes yet");
+                    }
+                    Err(_) => {}
+                }
+                tokio::time::sleep(retry).await;
+                retry = (retry * 2).min(Duration::from_secs(5));
+            }
+        });
+        self
+    }
+}
+
+impl Peers {
+    /// Sends `sync:<nonce>` and waits until every listening instance, this one included, has
+    /// answered it.
+    async fn confirm(&self) {
+        let nonce = random_hex(8);
+        let (done, confirmed) = oneshot::channel();
+        let sent = async {
+            let listening = self
+                .db
+                .query_all_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT pid FROM pg_stat_activity \
+                     WHERE datname = current_database() AND application_name = $1",
+                    [LISTENER_NAME.into()],
+                ))
+                .await?
+                .iter()
+                .map(|row| row.try_get::<i32>("", "pid"))
+                .collect::<Result<Vec<_>, _>>()?;
+            self.lock().insert(
+                nonce.clone(),
+                Waiting {
+                    outstanding: listening
+                        .into_iter()
+                        .filter_map(|pid| u32::try_from(pid).ok())
+                        .collect(),
+                    done: Some(done),
+                },
+            );
+            notify(&self.db, &format!("sync:{nonce}")).await
+        };
+        let outcome = match sent.await {
+            Ok(()) => tokio::time::timeout(CONFIRM_TIMEOUT, confirmed)
+                .await
+                .map_err(|_| "not every instance confirmed in time".to_owned()),
+            Err(err) => Err(err.to_string()),
+        };
+        self.lock().remove(&nonce);
+        if let Err(problem) = outcome {
+            tracing::warn!(
+                problem,
+                "session cache: a change may reach other instances late (at most SESSION_CACHE_SECS)"
+            );
+        }
+    }
+
+    /// Handles one message of the channel (they come in commit order); returns the
+    /// confirmation to send, if it asks for one.
+    fn receive(&self, payload: &str, sender: u32, entries: Option<&Entries>) -> Option<String> {
+        if let Some(nonce) = payload.strip_prefix("sync:") {
+            // Everything announced before this request has been applied.
+            return Some(format!("ack:{nonce}"));
+        }
+        if let Some(nonce) = payload.strip_prefix("ack:") {
+            let mut waiting = self.lock();
+            if let Some(wait) = waiting.get_mut(nonce) {
+                wait.outstanding.remove(&sender);
+                if wait.outstanding.is_empty()
+                    && let Some(done) = wait.done.take()
+                {
+                    let _ = done.send(());
+                }
+            }
+        } else if let Some(entries) = entries {
+            // A user id, from the trigger; anything else empties the cache, to be safe.
+            entries.forget(payload.parse().ok());
+        }
+        None
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Waiting>> {
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+async fn notify(db: &DatabaseConnection, payload: &str) -> Result<(), sea_orm::DbErr> {
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_notify($1, $2)",
+        [CHANNEL.into(), payload.into()],
+    ))
+    .await
+    .map(|_| ())
+}
+
+impl Entries {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The state, brought up to date with the shared counter; `None` when it cannot be trusted.
+    fn current(&self, counter: Option<&ChangeCounter>) -> Option<MutexGuard<'_, State>> {
+        let shared = counter.map(ChangeCounter::read);
+        let mut state = self.lock();
+        match shared {
+            None => {}
+            // The counter only grows; a smaller value was read before a newer one was seen.
+            Some(Ok(value)) if value <= state.counter_seen => {}
+            Some(Ok(value)) => {
+                state.counter_seen = value;
+                state.sessions.clear();
+                state.generation += 1;
+            }
+            Some(Err(_)) => return None,
+        }
+        state.trusted.then_some(state)
+    }
+
+    /// Drops the entries of one user, or all of them.
+    fn forget(&self, user_id: Option<i64>) {
+        let mut state = self.lock();
+        match user_id {
+            Some(id) => state.sessions.retain(|_, entry| entry.user.id != id),
+            None => state.sessions.clear(),
+        }
+        state.generation += 1;
+    }
+
+    /// Anything announced while not listening was missed: start again from nothing.
+    fn set_trusted(&self, trusted: bool) {
+        let mut state = self.lock();
+        state.trusted = trusted;
+        state.sessions.clear();
+        state.generation += 1;
+    }
+}
+
+async fn subscribe(url: &str) -> Result<PgListener, sea_orm::sqlx::Error> {
+    let options = url
+        .parse::<PgConnectOptions>()?
+        .application_name(LISTENER_NAME);
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .max_lifetime(None)
+        .idle_timeout(None)
+        .connect_with(options)
+        .await?;
+    let mut listener = PgListener::connect_with(&pool).await?;
+    listener.ignore_pool_close_event(true);
+    // A lost connection must come back to us as `Ok(None)`, so that we notice the gap.
+    listener.eager_reconnect(false);
+    listener.listen(CHANNEL).await?;
+    Ok(listener)
+}
+
+/// The file SQLite keeps the main database in; `None` for an in-memory database.
+async fn main_file(db: &DatabaseConnection) -> anyhow::Result<Option<String>> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "SELECT file FROM pragma_database_list WHERE name = 'main'",
+        ))
+        .await?;
+    let file: Option<String> = row.map(|row| row.try_get("", "file")).transpose()?;
+    Ok(file.filter(|file| !file.is_empty()))
+}
+
+/// A number in a file, bumped after each change; readers compare it without any lock.
+struct ChangeCounter {
+    file: File,
+    /// Threads of this process share one file description, which `flock` does not tell apart.
+    writer: Mutex<()>,
+}
+
+impl ChangeCounter {
+    fn open(path: &str) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .with_context(|| format!("opening the session change counter {path}"))?;
+        Ok(Self {
+            file,
+            writer: Mutex::new(()),
+        })
+    }
+
+    fn read(&self) -> io::Result<u64> {
+        let mut bytes = [0; 8];
+        match self.file.read_exact_at(&mut bytes, 0) {
+            Ok(()) => Ok(u64::from_le_bytes(bytes)),
+            // Nobody has written it yet.
+            Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+            Err(err) => Err(err),
+        }
+    }
+
+    fn bump(&self) -> io::Result<()> {
+        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        self.file.lock()?;
+        let bumped = self
+            .read()
+            .and_then(|value| self.file.write_all_at(&(value + 1).to_le_bytes(), 0));
+        self.file.unlock()?;
+        bumped
+    }
+}
