@@ -33,7 +33,11 @@ use std::{
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, Statement,
-    sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions},
+    sqlx::{
+        Postgres,
+        postgres::{PgArguments, PgConnectOptions, PgListener, PgPoolOptions},
+        query::Query,
+    },
 };
 use tokio::sync::oneshot;
 
@@ -235,28 +239,7 @@ impl SessionCache {
                         tracing::debug!("session cache: following changes on PostgreSQL");
                         retry = Duration::from_millis(100);
                         reported = false;
-                        let cause = loop {
-                            let notification = match listener.try_recv().await {
-                                Ok(Some(notification)) => notification,
-                                Ok(None) => break "connection lost".to_owned(),
-                                Err(err) => break err.to_string(),
-                            };
-                            let reply = peers.receive(
-                                notification.payload(),
-                                notification.process_id(),
-                                entries.as_deref(),
-                            );
-                            // From the listening connection itself, whose PID the sender knows.
-                            if let Some(ack) = reply
-                                && let Err(err) = sea_orm::sqlx::query("SELECT pg_notify($1, $2)")
-                                    .bind(CHANNEL)
-                                    .bind(ack)
-                                    .execute(&mut listener)
-                                    .await
-                            {
-                                break err.to_string();
-                            }
-                        };
+                        let cause = peers.follow(&mut listener, entries.as_deref()).await;
                         if let Some(entries) = &entries {
                             entries.set_trusted(false);
                         }
@@ -281,13 +264,31 @@ impl SessionCache {
 }
 
 impl Peers {
+    /// Applies and answers the channel's messages until the connection fails; returns why.
+    async fn follow(&self, listener: &mut PgListener, entries: Option<&Entries>) -> String {
+        loop {
+            let notification = match listener.try_recv().await {
+                Ok(Some(notification)) => notification,
+                Ok(None) => return "connection lost".to_owned(),
+                Err(err) => return err.to_string(),
+            };
+            let reply = self.receive(notification.payload(), notification.process_id(), entries);
+            // From the listening connection itself, whose PID the sender knows.
+            if let Some(ack) = reply
+                && let Err(err) = notify(ack).execute(&mut *listener).await
+            {
+                return err.to_string();
+            }
+        }
+    }
+
     /// Sends `sync:<nonce>` and waits until every listening instance, this one included, has
     /// answered it.
     async fn confirm(&self) {
         let nonce = random_hex(8);
         let (done, confirmed) = oneshot::channel();
         let sent = async {
-            let listening = self
+            let listening: HashSet<u32> = self
                 .db
                 .query_all_raw(Statement::from_sql_and_values(
                     DbBackend::Postgres,
@@ -298,24 +299,33 @@ impl Peers {
                 .await?
                 .iter()
                 .map(|row| row.try_get::<i32>("", "pid"))
-                .collect::<Result<Vec<_>, _>>()?;
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
+                .filter_map(|pid| u32::try_from(pid).ok())
+                .collect();
+            if listening.is_empty() {
+                // Nobody listens, so nobody caches: nothing to wait for.
+                return Ok(false);
+            }
             self.lock().insert(
                 nonce.clone(),
                 Waiting {
-                    outstanding: listening
-                        .into_iter()
-                        .filter_map(|pid| u32::try_from(pid).ok())
-                        .collect(),
+                    outstanding: listening,
                     done: Some(done),
                 },
             );
-            notify(&self.db, &format!("sync:{nonce}")).await
+            notify(format!("sync:{nonce}"))
+                .execute(self.db.get_postgres_connection_pool())
+                .await?;
+            anyhow::Ok(true)
         };
         let outcome = match sent.await {
-            Ok(()) => tokio::time::timeout(CONFIRM_TIMEOUT, confirmed)
+            Ok(true) => tokio::time::timeout(CONFIRM_TIMEOUT, confirmed)
                 .await
+                .map(drop)
                 .map_err(|_| "not every instance confirmed in time".to_owned()),
-            Err(err) => Err(err.to_string()),
+            Ok(false) => Ok(()),
+            Err(err) => Err(format!("{err:#}")),
         };
         self.lock().remove(&nonce);
         if let Err(problem) = outcome {
@@ -355,14 +365,11 @@ impl Peers {
     }
 }
 
-async fn notify(db: &DatabaseConnection, payload: &str) -> Result<(), sea_orm::DbErr> {
-    db.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT pg_notify($1, $2)",
-        [CHANNEL.into(), payload.into()],
-    ))
-    .await
-    .map(|_| ())
+/// A message on the channel, to send on the pool or on the listening connection.
+fn notify(payload: String) -> Query<'static, Postgres, PgArguments> {
+    sea_orm::sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANNEL)
+        .bind(payload)
 }
 
 impl Entries {
