@@ -89,6 +89,8 @@ pub struct RateLimitSettings {
     pub login_per_address: Option<Limit>,
     pub register: Option<Limit>,
     pub forgot_password: Option<Limit>,
+    /// Checks of `current_password` (changing one's own email or password), per account.
+    pub current_password: Option<Limit>,
     /// Every `/api` request, per client address.
     pub api: Option<Limit>,
     /// Counters in Redis, shared by every instance; in this process's memory without it.
@@ -152,6 +154,18 @@ pub struct HttpSettings {
     pub request_timeout: Duration,
 }
 
+/// How much bcrypt work may wait, and how much of it one claimant may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BcryptSettings {
+    pub cost: u32,
+    /// Work that would wait longer than this for a thread is refused at once.
+    pub max_queue_wait: Duration,
+    /// Jobs one account may have waiting or running at a time.
+    pub jobs_per_account: usize,
+    /// Jobs one client address may have waiting or running at a time.
+    pub jobs_per_address: usize,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bind_addr: SocketAddr,
@@ -159,7 +173,7 @@ pub struct Config {
     pub http: HttpSettings,
     pub database: DatabaseSettings,
     pub tokens: TokenSettings,
-    pub bcrypt_cost: u32,
+    pub bcrypt: BcryptSettings,
     pub mail: MailSettings,
     pub log_format: LogFormat,
 }
@@ -278,7 +292,12 @@ impl Config {
             http,
             database,
             tokens,
-            bcrypt_cost: number(&get, "BCRYPT_COST", 12, 4, 31)?,
+            bcrypt: BcryptSettings {
+                cost: number(&get, "BCRYPT_COST", 12, 4, 31)?,
+                max_queue_wait: seconds(&get, "BCRYPT_MAX_QUEUE_WAIT_SECS", 2, 1, 60)?,
+                jobs_per_account: number(&get, "BCRYPT_JOBS_PER_ACCOUNT", 2, 1, 1_000)? as usize,
+                jobs_per_address: number(&get, "BCRYPT_JOBS_PER_ADDRESS", 8, 1, 1_000)? as usize,
+            },
             mail,
             log_format,
         })
@@ -315,6 +334,7 @@ fn rate_limit_settings(
         login_per_address: limit(get, "RATE_LIMIT_LOGIN_PER_ADDRESS", "20/60")?,
         register: limit(get, "RATE_LIMIT_REGISTER", "10/60")?,
         forgot_password: limit(get, "RATE_LIMIT_FORGOT_PASSWORD", "5/60")?,
+        current_password: limit(get, "RATE_LIMIT_CURRENT_PASSWORD", "5/60")?,
         api: limit(get, "RATE_LIMIT_API", "600/60")?,
         redis_url: redis_url.map(Secret::new),
         redis_prefix: get("REDIS_PREFIX").unwrap_or_else(|| "comptoir".to_owned()),
@@ -439,7 +459,10 @@ mod tests {
         assert_eq!(config.database.kind, DatabaseKind::Sqlite);
         assert!(config.tokens.secret_is_random);
         assert_eq!(config.tokens.secret.expose().len(), 32);
-        assert_eq!(config.bcrypt_cost, 12);
+        assert_eq!(config.bcrypt.cost, 12);
+        assert_eq!(config.bcrypt.max_queue_wait, Duration::from_secs(2));
+        assert_eq!(config.bcrypt.jobs_per_account, 2);
+        assert_eq!(config.bcrypt.jobs_per_address, 8);
         assert_eq!(config.mail.public_url, "http://127.0.0.1:8080");
         assert_eq!(config.tokens.session_cache_ttl, Duration::from_secs(5));
     }
@@ -465,6 +488,10 @@ mod tests {
             ("CORS_ORIGINS", "shop.example"),
             ("REQUEST_TIMEOUT_SECS", "0"),
             ("SESSION_CACHE_SECS", "301"),
+            ("BCRYPT_MAX_QUEUE_WAIT_SECS", "0"),
+            ("BCRYPT_JOBS_PER_ACCOUNT", "none"),
+            ("BCRYPT_JOBS_PER_ADDRESS", "0"),
+            ("RATE_LIMIT_CURRENT_PASSWORD", "5"),
         ] {
             let err = config(&[(variable, value)]).unwrap_err();
             assert_eq!(err.variable, variable);

@@ -56,7 +56,7 @@ pub async fn run(config: &Config, email: &str, name: &str) -> ExitCode {
         eprintln!("comptoir: running database migrations failed: {err}");
         return ExitCode::FAILURE;
     }
-    let hasher = match PasswordHasher::new(config.bcrypt_cost).await {
+    let hasher = match PasswordHasher::new(config.bcrypt).await {
         Ok(hasher) => hasher,
         Err(err) => {
             eprintln!("comptoir: {err:#}");

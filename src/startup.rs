@@ -82,7 +82,7 @@ impl Application {
 }
 
 async fn build_state(config: &Config, db: DatabaseConnection) -> anyhow::Result<AppState> {
-    let hasher = PasswordHasher::new(config.bcrypt_cost).await?;
+    let hasher = PasswordHasher::new(config.bcrypt).await?;
     let mut cache = SessionCache::open(&db, config.tokens.session_cache_ttl).await?;
     if config.database.kind == DatabaseKind::Postgres {
         cache = cache.follow_changes(db.clone(), config.database.url.clone());
@@ -90,8 +90,9 @@ async fn build_state(config: &Config, db: DatabaseConnection) -> anyhow::Result<
     let sessions = Sessions::new(db.clone(), &config.tokens, cache);
     let accounts = Accounts::new(db.clone(), hasher.clone(), sessions.clone());
     let mailer = Mailer::new(&config.mail)?;
+    let limits = RateLimits::new(&config.rate_limits)?;
     Ok(AppState {
-        limits: RateLimits::new(&config.rate_limits)?,
+        limits: limits.clone(),
         password_resets: PasswordResets::new(
             db.clone(),
             hasher.clone(),
@@ -99,7 +100,7 @@ async fn build_state(config: &Config, db: DatabaseConnection) -> anyhow::Result<
             sessions.clone(),
             &config.mail,
         ),
-        users: Users::new(db.clone(), hasher, sessions.clone()),
+        users: Users::new(db.clone(), hasher, sessions.clone(), limits),
         orders: Orders::new(db.clone()),
         db,
         sessions,

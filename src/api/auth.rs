@@ -225,7 +225,10 @@ impl AuthApi {
             request.password_confirmation.as_deref(),
         )
         .map_err(|errors| Failure::from(ApiError::validation(errors)))?;
-        let (user, token) = state.accounts.register(account).await?;
+        let (user, token) = state
+            .accounts
+            .register(account, &client.0.claimant())
+            .await?;
         Ok(RegisterResponse::Created(Json(TokenResponse::new(
             user, &token,
         ))))
@@ -249,7 +252,10 @@ impl AuthApi {
             .login(email, client.0.0)
             .await
             .map_err(ApiError::too_many_requests)?;
-        let (user, token) = state.accounts.login(email, &body.0.password).await?;
+        let (user, token) = state
+            .accounts
+            .login(email, &body.0.password, &client.0.claimant())
+            .await?;
         state.limits.login_succeeded(email, client.0.0).await;
         Ok(LoginResponse::Ok(Json(TokenResponse::new(user, &token))))
     }
@@ -328,6 +334,7 @@ impl AuthApi {
     async fn reset_password(
         &self,
         state: Data<&AppState>,
+        client: Data<&ClientAddress>,
         body: JsonBody<ResetPasswordRequest>,
     ) -> Result<StatusReply, Failure<{ JSON_BODY | ALWAYS }>> {
         let request = body.0;
@@ -340,7 +347,12 @@ impl AuthApi {
                 })?;
         state
             .password_resets
-            .reset(&request.token, &request.email.0, password)
+            .reset(
+                &request.token,
+                &request.email.0,
+                password,
+                &client.0.claimant(),
+            )
             .await?;
         Ok(StatusReply::Ok(Json(StatusResponse {
             status: PASSWORD_RESET.into(),

@@ -170,6 +170,9 @@ fn check(
     }
 }
 
+/// How much of an unknown key a 422 repeats.
+const MAX_ECHOED_KEY_CHARS: usize = 64;
+
 fn check_object(
     value: &Value,
     schema: &MetaSchema,
@@ -186,8 +189,14 @@ fn check_object(
         return;
     };
     let child = |name: &str| {
+        // A client's key is echoed in the answer: a long one is cut, so that the answer
+        // stays short.
+        let name = match name.char_indices().nth(MAX_ECHOED_KEY_CHARS) {
+            Some((end, _)) => format!("{}…", &name[..end]),
+            None => name.to_owned(),
+        };
         if path.is_empty() {
-            name.to_owned()
+            name
         } else {
             format!("{path}.{name}")
         }

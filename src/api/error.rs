@@ -53,7 +53,12 @@ pub struct ApiError {
     errors: Option<FieldErrors>,
     allow: Option<String>,
     rate_limit: Option<Decision>,
+    /// Seconds for `Retry-After` on a 503.
+    retry_after: u64,
 }
+
+/// What a 503 says in `Retry-After` when nothing better is known.
+const RETRY_UNAVAILABLE_SECS: u64 = 5;
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
@@ -64,6 +69,7 @@ impl ApiError {
             errors: None,
             allow: None,
             rate_limit: None,
+            retry_after: RETRY_UNAVAILABLE_SECS,
         }
     }
 
@@ -192,6 +198,18 @@ impl ApiError {
         )
     }
 
+    /// Too much password work is queued: this request is turned away at once.
+    pub fn busy(retry_after: std::time::Duration) -> Self {
+        let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+        let mut error = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            format!("The server is busy. Try again in {seconds} seconds."),
+        );
+        error.retry_after = seconds.max(1);
+        error
+    }
+
     /// Any other status the framework produced, with a generic sentence.
     pub fn other(status: StatusCode) -> Self {
         Self::new(
@@ -214,6 +232,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::Forbidden => Self::forbidden(),
             ServiceError::NotFound => Self::not_found("No such resource."),
             ServiceError::Conflict { code, message } => Self::conflict(code, message),
+            ServiceError::RateLimited(decision) => Self::too_many_requests(decision),
+            ServiceError::Busy { retry_after } => Self::busy(retry_after),
             ServiceError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "database unavailable");
                 Self::unavailable()
@@ -247,6 +267,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(poem::http::header::ALLOW, allow);
+        }
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(poem::http::header::RETRY_AFTER, self.retry_after.into());
         }
         if let Some(decision) = self.rate_limit {
             let headers = response.headers_mut();
@@ -374,8 +399,9 @@ const DECLARED: [Declared; 11] = [
     Declared {
         bit: status::UNAVAILABLE,
         status: 503,
-        description: "The database cannot be reached right now.",
-        headers: &[],
+        description: "Temporarily unable to serve: the database cannot be reached, the request \
+            took too long, or too much password work is queued. Retry after `Retry-After` seconds.",
+        headers: &[("Retry-After", "Seconds to wait before trying again.")],
     },
 ];
 

@@ -18,7 +18,10 @@ use super::error::{ApiError, set_rate_limit_headers};
 use crate::{
     config::{HttpSettings, TrustedProxy},
     domain::FieldErrors,
-    service::rate_limit::{Decision, RateLimits},
+    service::{
+        password_hasher::Claimant,
+        rate_limit::{Decision, RateLimits},
+    },
 };
 
 const REQUEST_ID: &str = "x-request-id";
@@ -28,6 +31,13 @@ const MAX_HEADER_BYTES: usize = 32 * 1024;
 /// The address of the client, as far as the socket and the trusted proxies tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddress(pub IpAddr);
+
+impl ClientAddress {
+    /// This client, as the bcrypt queue counts its share.
+    pub fn claimant(self) -> Claimant {
+        Claimant::address(self.0)
+    }
+}
 
 /// Everything the middleware needs, built once at start-up.
 pub struct Policy {
@@ -235,7 +245,11 @@ fn add_headers(
     if is_api {
         // Tokens and personal data: never kept by a cache.
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if let Some(decision) = rate_limit.filter(|decision| decision.allowed) {
+        // A 429 from a stricter limit (login, register, …) already describes the limit that
+        // refused it; the API-wide figures would contradict it.
+        if let Some(decision) = rate_limit.filter(|decision| decision.allowed)
+            && !headers.contains_key("ratelimit-limit")
+        {
             set_rate_limit_headers(headers, &decision);
         }
     }

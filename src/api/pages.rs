@@ -11,7 +11,7 @@ use poem::{
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::AppState;
+use super::{AppState, middleware::ClientAddress};
 use crate::{
     domain::{FieldErrors, Password},
     mail::templates::escape_html,
@@ -47,14 +47,23 @@ pub fn reset_form(Query(link): Query<ResetLink>) -> Response {
 }
 
 #[handler]
-pub async fn reset_submit(state: Data<&AppState>, Form(submitted): Form<ResetForm>) -> Response {
+pub async fn reset_submit(
+    state: Data<&AppState>,
+    client: Data<&ClientAddress>,
+    Form(submitted): Form<ResetForm>,
+) -> Response {
     let outcome =
         match Password::parse_confirmed(submitted.password, Some(&submitted.password_confirmation))
         {
             Ok(password) => {
                 state
                     .password_resets
-                    .reset(&submitted.token, &submitted.email, password)
+                    .reset(
+                        &submitted.token,
+                        &submitted.email,
+                        password,
+                        &client.0.claimant(),
+                    )
                     .await
             }
             Err(message) => Err(ServiceError::invalid("password", message)),

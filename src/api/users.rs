@@ -13,6 +13,7 @@ use super::{
     ApiTags, AppState,
     body::JsonBody,
     error::{ApiError, Failure, status::*},
+    middleware::ClientAddress,
     security::BearerAuth,
     types::{
         EmailAddress, PageMetaResource, RoleName, UserResource, default_page, default_per_page,
@@ -271,6 +272,7 @@ impl UsersApi {
         &self,
         auth: BearerAuth,
         state: Data<&AppState>,
+        client: Data<&ClientAddress>,
         body: JsonBody<CreateUserRequest>,
     ) -> Result<UserCreatedResponse, Failure<{ UNAUTHORIZED | FORBIDDEN | JSON_BODY | ALWAYS }>>
     {
@@ -291,7 +293,10 @@ impl UsersApi {
             password,
             role: request.role.map_or(Role::User, Role::from),
         };
-        let user = state.users.create(&auth.0.user, new_user).await?;
+        let user = state
+            .users
+            .create(&auth.0.user, new_user, &client.0.claimant())
+            .await?;
         let location = format!("/api/users/{}", user.id);
         Ok(UserCreatedResponse::Created(Json(user.into()), location))
     }
@@ -320,6 +325,7 @@ impl UsersApi {
         auth: BearerAuth,
         state: Data<&AppState>,
         id: Path<i64>,
+        client: Data<&ClientAddress>,
         body: JsonBody<ReplaceUserRequest>,
     ) -> Result<UserResponse, Failure<{ PER_ID | JSON_BODY }>> {
         let request = body.0;
@@ -334,7 +340,10 @@ impl UsersApi {
         if !errors.is_empty() {
             return Err(ApiError::validation(errors).into());
         }
-        let user = state.users.update(&auth.0, id.0, changes).await?;
+        let user = state
+            .users
+            .update(&auth.0, id.0, changes, &client.0.claimant())
+            .await?;
         Ok(UserResponse::Ok(Json(user.into())))
     }
 
@@ -347,6 +356,7 @@ impl UsersApi {
         auth: BearerAuth,
         state: Data<&AppState>,
         id: Path<i64>,
+        client: Data<&ClientAddress>,
         body: JsonBody<UpdateUserRequest>,
     ) -> Result<UserResponse, Failure<{ PER_ID | JSON_BODY }>> {
         let request = body.0;
@@ -364,7 +374,10 @@ impl UsersApi {
         if !errors.is_empty() {
             return Err(ApiError::validation(errors).into());
         }
-        let user = state.users.update(&auth.0, id.0, changes).await?;
+        let user = state
+            .users
+            .update(&auth.0, id.0, changes, &client.0.claimant())
+            .await?;
         Ok(UserResponse::Ok(Json(user.into())))
     }
 

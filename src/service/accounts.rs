@@ -7,7 +7,7 @@ use sea_orm::{
 
 use super::{
     ServiceError, now,
-    password_hasher::PasswordHasher,
+    password_hasher::{Claimant, PasswordHasher},
     sessions::{IssuedToken, Sessions},
 };
 use crate::{
@@ -69,8 +69,13 @@ impl Accounts {
 
     /// Creates an ordinary account and its first session, in one transaction.
     #[tracing::instrument(skip_all)]
-    pub async fn register(&self, account: NewAccount) -> Result<(User, IssuedToken), ServiceError> {
-        let password_hash = self.hasher.hash(&account.password).await?;
+    pub async fn register(
+        &self,
+        account: NewAccount,
+        claimant: &Claimant,
+    ) -> Result<(User, IssuedToken), ServiceError> {
+        let claimant = claimant.clone().account(account.email.as_str());
+        let password_hash = self.hasher.hash(&claimant, &account.password).await?;
         let txn = self.db.begin().await?;
         let row = insert_user(
             &txn,
@@ -94,6 +99,7 @@ impl Accounts {
         &self,
         email: &str,
         password: &str,
+        claimant: &Claimant,
     ) -> Result<(User, IssuedToken), ServiceError> {
         let email =
             Email::parse(email).map_err(|message| ServiceError::invalid("email", message))?;
@@ -103,7 +109,11 @@ impl Accounts {
             .await?;
         let matches = self
             .hasher
-            .verify(password, row.as_ref().map(|row| row.password_hash.as_str()))
+            .verify(
+                &claimant.clone().account(email.as_str()),
+                password,
+                row.as_ref().map(|row| row.password_hash.as_str()),
+            )
             .await?;
         let Some(row) = row.filter(|_| matches) else {
             return Err(ServiceError::invalid("email", BAD_CREDENTIALS));
@@ -146,7 +156,7 @@ impl Accounts {
             self.sessions.changed(row.id).await;
             return Ok((user_from_row(row), AdminOutcome::Promoted));
         }
-        let password_hash = self.hasher.hash(&password).await?;
+        let password_hash = self.hasher.hash(&Claimant::default(), &password).await?;
         let row = insert_user(&self.db, &name, &email, password_hash, Role::Admin).await?;
         Ok((user_from_row(row), AdminOutcome::Created))
     }

@@ -1,6 +1,10 @@
 //! What a use case can fail with, independent of how the API reports it.
 
+use std::time::Duration;
+
 use sea_orm::DbErr;
+
+use super::rate_limit::Decision;
 
 use crate::domain::FieldErrors;
 
@@ -16,6 +20,12 @@ pub enum ServiceError {
     NotFound,
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// Too many attempts for one limit; the decision says which and for how long.
+    #[error("rate limited")]
+    RateLimited(Decision),
+    /// Too much password work is waiting; come back after `retry_after`.
+    #[error("busy: password work is queued up")]
+    Busy { retry_after: Duration },
     #[error("the database is unavailable")]
     Unavailable(#[source] DbErr),
     #[error(transparent)]

@@ -13,7 +13,10 @@ use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
 use super::{
-    ServiceError, expiry, now, password_hasher::PasswordHasher, random_hex, sessions::Sessions,
+    ServiceError, expiry, now,
+    password_hasher::{Claimant, PasswordHasher},
+    random_hex,
+    sessions::Sessions,
     to_hex,
 };
 use crate::{
@@ -146,6 +149,7 @@ impl PasswordResets {
         token: &str,
         email: &str,
         password: Password,
+        claimant: &Claimant,
     ) -> Result<(), ServiceError> {
         let invalid = || ServiceError::invalid("token", INVALID_TOKEN);
         let email =
@@ -163,7 +167,10 @@ impl PasswordResets {
         if user.email != email.as_str() {
             return Err(invalid());
         }
-        let password_hash = self.hasher.hash(&password).await?;
+        let password_hash = self
+            .hasher
+            .hash(&claimant.clone().account(&user.email), &password)
+            .await?;
 
         let txn = self.db.begin().await?;
         // Only one of two racing resets can use the token.

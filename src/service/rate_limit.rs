@@ -232,6 +232,23 @@ impl RateLimits {
         .await
     }
 
+    /// A check of `current_password` before one's own email or password changes: guessed like
+    /// a login, so limited like one, per account whatever the address.
+    pub async fn current_password(&self, user_id: i64) -> Result<(), Decision> {
+        self.check(
+            &format!("current-password:{user_id}"),
+            self.settings.current_password,
+        )
+        .await
+    }
+
+    /// The right current password: the account's failed checks are forgotten.
+    pub async fn current_password_succeeded(&self, user_id: i64) {
+        self.limiter
+            .clear(&format!("current-password:{user_id}"))
+            .await;
+    }
+
     async fn check(&self, key: &str, limit: Option<Limit>) -> Result<(), Decision> {
         let Some(limit) = limit else {
             return Ok(());
@@ -259,6 +276,7 @@ mod tests {
             login_per_address: None,
             register: None,
             forgot_password: None,
+            current_password: None,
             api: None,
             redis_url: None,
             redis_prefix: "test".into(),

@@ -12,13 +12,14 @@ use super::{
     ServiceError,
     accounts::{email_conflict, insert_user, user_from_row},
     now,
-    password_hasher::PasswordHasher,
+    password_hasher::{Claimant, PasswordHasher},
+    rate_limit::RateLimits,
     sessions::{Authenticated, Sessions},
 };
 use crate::{
     db::{
         self,
-        entities::{orders, users},
+        entities::{orders, password_reset_tokens, users},
     },
     domain::{
         Email, FieldErrors, Name, Password, Role, User,
@@ -65,14 +66,21 @@ pub struct Users {
     db: DatabaseConnection,
     hasher: PasswordHasher,
     sessions: Sessions,
+    limits: RateLimits,
 }
 
 impl Users {
-    pub fn new(db: DatabaseConnection, hasher: PasswordHasher, sessions: Sessions) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        hasher: PasswordHasher,
+        sessions: Sessions,
+        limits: RateLimits,
+    ) -> Self {
         Self {
             db,
             hasher,
             sessions,
+            limits,
         }
     }
 
@@ -124,11 +132,17 @@ impl Users {
     }
 
     #[tracing::instrument(skip_all)]
-    pub async fn create(&self, actor: &User, user: NewUser) -> Result<User, ServiceError> {
+    pub async fn create(
+        &self,
+        actor: &User,
+        user: NewUser,
+        claimant: &Claimant,
+    ) -> Result<User, ServiceError> {
         if !actor.is_admin() {
             return Err(ServiceError::Forbidden);
         }
-        let password_hash = self.hasher.hash(&user.password).await?;
+        let claimant = claimant.clone().account(&actor.email);
+        let password_hash = self.hasher.hash(&claimant, &user.password).await?;
         let row = insert_user(&self.db, &user.name, &user.email, password_hash, user.role).await?;
         tracing::info!(user_id = row.id, "user created by an admin");
         Ok(user_from_row(row))
@@ -146,8 +160,10 @@ impl Users {
         actor: &Authenticated,
         id: i64,
         changes: UserChanges,
+        claimant: &Claimant,
     ) -> Result<User, ServiceError> {
         let row = self.visible(&actor.user, id).await?;
+        let claimant = claimant.clone().account(&actor.user.email);
         let mut errors = FieldErrors::new();
         if changes.role.is_some() && !actor.user.is_admin() {
             errors.add("role", "Only an admin can set a role.");
@@ -162,11 +178,19 @@ impl Users {
                     "The current password field is required to change your email or password.",
                 ),
                 Some(current) => {
-                    if !self
+                    // Guessable like a login, so limited like one: before any bcrypt work,
+                    // and before anything else (a taken email) is revealed.
+                    self.limits
+                        .current_password(row.id)
+                        .await
+                        .map_err(ServiceError::RateLimited)?;
+                    if self
                         .hasher
-                        .verify(current, Some(&row.password_hash))
+                        .verify(&claimant, current, Some(&row.password_hash))
                         .await?
                     {
+                        self.limits.current_password_succeeded(row.id).await;
+                    } else {
                         errors.add("current_password", "The current password is incorrect.");
                     }
                 }
@@ -176,7 +200,7 @@ impl Users {
             return Err(errors.into());
         }
         let password_hash = match &changes.password {
-            Some(password) => Some(self.hasher.hash(password).await?),
+            Some(password) => Some(self.hasher.hash(&claimant, password).await?),
             None => None,
         };
 
@@ -184,6 +208,7 @@ impl Users {
         if let Some(name) = changes.name.filter(|name| name.as_str() != row.name) {
             active.name = Set(name.as_str().to_owned());
         }
+        let email_changes = new_email.is_some();
         if let Some(email) = new_email {
             active.email = Set(email.as_str().to_owned());
         }
@@ -202,6 +227,13 @@ impl Users {
         if password_hash.is_some() {
             let keep = is_self.then_some(actor.session_id.as_str());
             Sessions::revoke_all(&txn, updated.id, keep).await?;
+        }
+        if password_hash.is_some() || email_changes {
+            // A link mailed before must not outlive the password or the address it was for.
+            password_reset_tokens::Entity::delete_many()
+                .filter(password_reset_tokens::Column::UserId.eq(updated.id))
+                .exec(&txn)
+                .await?;
         }
         txn.commit().await?;
         self.sessions.changed(updated.id).await;

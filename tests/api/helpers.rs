@@ -178,6 +178,11 @@ pub fn test_config(database_url: &str, overrides: &[(&str, &str)]) -> Config {
         ("RATE_LIMIT_REGISTER".into(), "off".into()),
         ("RATE_LIMIT_FORGOT_PASSWORD".into(), "off".into()),
         ("RATE_LIMIT_API".into(), "off".into()),
+        ("RATE_LIMIT_CURRENT_PASSWORD".into(), "off".into()),
+        // Every test client is 127.0.0.1, and some race a dozen logins on purpose: the bcrypt
+        // shares are as wide as the limits unless a test sets them (tests/api/hardening.rs).
+        ("BCRYPT_JOBS_PER_ACCOUNT".into(), "1000".into()),
+        ("BCRYPT_JOBS_PER_ADDRESS".into(), "1000".into()),
     ]);
     for (name, value) in overrides {
         vars.insert((*name).into(), (*value).into());

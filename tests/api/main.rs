@@ -3,6 +3,7 @@
 // A test that cannot go on should stop right there, loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod abuse;
 mod auth;
 mod cli;
 mod cli_admin;
