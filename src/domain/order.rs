@@ -60,6 +60,22 @@ impl OrderStatus {
     pub fn owner_may_set(next: Self) -> bool {
         next == Self::Cancelled
     }
+
+    /// Items and currency change only while the order is pending, whoever asks.
+    pub fn allows_item_changes(self) -> bool {
+        self == Self::Pending
+    }
+
+    /// Notes: an admin may annotate an order at any time, an owner only while it is pending.
+    pub fn allows_note_changes(self, by_admin: bool) -> bool {
+        by_admin || self == Self::Pending
+    }
+
+    /// An admin deletes any order; an owner only one that never went further than pending,
+    /// or was cancelled.
+    pub fn deletable_by(self, by_admin: bool) -> bool {
+        by_admin || matches!(self, Self::Pending | Self::Cancelled)
+    }
 }
 
 impl fmt::Display for OrderStatus {
@@ -223,6 +239,25 @@ mod tests {
             quantity,
             unit_price_cents,
         }
+    }
+
+    #[test]
+    fn owners_edit_items_notes_and_delete_only_while_nothing_has_happened() {
+        use OrderStatus::*;
+        let for_owner = |rule: fn(OrderStatus) -> bool| -> Vec<OrderStatus> {
+            OrderStatus::ALL.into_iter().filter(|s| rule(*s)).collect()
+        };
+        assert_eq!(for_owner(OrderStatus::allows_item_changes), [Pending]);
+        assert_eq!(for_owner(|s| s.allows_note_changes(false)), [Pending]);
+        assert_eq!(for_owner(|s| s.deletable_by(false)), [Pending, Cancelled]);
+        // Admins annotate and delete in any status, but items still freeze after pending.
+        assert!(OrderStatus::ALL.into_iter().all(|s| s.allows_note_changes(true)));
+        assert!(OrderStatus::ALL.into_iter().all(|s| s.deletable_by(true)));
+        let owner_moves: Vec<OrderStatus> = OrderStatus::ALL
+            .into_iter()
+            .filter(|next| OrderStatus::owner_may_set(*next))
+            .collect();
+        assert_eq!(owner_moves, [Cancelled]);
     }
 
     #[test]

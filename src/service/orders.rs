@@ -208,14 +208,13 @@ impl Orders {
             return Ok(current);
         }
 
-        let pending = current.status == OrderStatus::Pending;
-        if (currency.is_some() || items.is_some()) && !pending {
+        if (currency.is_some() || items.is_some()) && !current.status.allows_item_changes() {
             return Err(not_editable(format!(
                 "Items and currency can only change while the order is pending; it is {}.",
                 current.status
             )));
         }
-        if notes.is_some() && !pending && !actor.is_admin() {
+        if notes.is_some() && !current.status.allows_note_changes(actor.is_admin()) {
             return Err(not_editable(format!(
                 "Notes can only change while the order is pending; it is {}.",
                 current.status
@@ -289,8 +288,10 @@ impl Orders {
     #[tracing::instrument(skip_all, fields(order_id = id))]
     pub async fn delete(&self, actor: &User, id: i64) -> Result<(), ServiceError> {
         let row = self.visible(actor, id).await?;
-        let deletable = matches!(row.status.as_str(), "pending" | "cancelled");
-        if !actor.is_admin() && !deletable {
+        // An unknown stored status is deletable by admins only.
+        let deletable = actor.is_admin()
+            || OrderStatus::parse(&row.status).is_some_and(|status| status.deletable_by(false));
+        if !deletable {
             return Err(ServiceError::Conflict {
                 code: "order_not_deletable",
                 message: format!(
