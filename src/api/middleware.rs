@@ -5,7 +5,7 @@
 use std::{net::IpAddr, sync::Arc, time::Instant};
 
 use poem::{
-    Endpoint, IntoResponse, PathPattern, Request, Response,
+    Endpoint, IntoResponse, Request, Response,
     error::{MethodNotAllowedError, NotFoundError},
     http::{HeaderMap, HeaderValue, Method, StatusCode, header},
 };
@@ -41,41 +41,57 @@ impl ClientAddress {
 
 /// Everything the middleware needs, built once at start-up.
 pub struct Policy {
-    pub allowed: AllowedMethods,
+    pub routes: Routes,
     pub limits: RateLimits,
     pub http: HttpSettings,
 }
 
-/// The methods each route pattern answers, for the `Allow` header of a 405.
+/// The routes the service answers, by their template in the spec's style (`/api/users/{id}`):
+/// what a log line calls a request, and the `Allow` header of a 405.
 #[derive(Debug, Default)]
-pub struct AllowedMethods(Vec<(Vec<String>, String)>);
+pub struct Routes(Vec<Route>);
 
-impl AllowedMethods {
-    /// `routes` holds patterns in the spec's style (`/api/users/{id}`) and their methods.
+#[derive(Debug)]
+struct Route {
+    template: String,
+    segments: Vec<String>,
+    methods: String,
+}
+
+impl Routes {
+    /// `routes` holds templates and their methods.
     pub fn new(routes: impl IntoIterator<Item = (String, Vec<String>)>) -> Self {
         Self(
             routes
                 .into_iter()
-                .map(|(pattern, methods)| {
-                    let segments = pattern.split('/').map(str::to_owned).collect();
-                    (segments, methods.join(", "))
+                .map(|(template, methods)| Route {
+                    segments: template.split('/').map(str::to_owned).collect(),
+                    methods: methods.join(", "),
+                    template,
                 })
                 .collect(),
         )
     }
 
-    fn for_path(&self, path: &str) -> Option<String> {
+    fn matching(&self, path: &str) -> Option<&Route> {
         let segments: Vec<&str> = path.split('/').collect();
-        self.0
-            .iter()
-            .find(|(pattern, _)| {
-                pattern.len() == segments.len()
-                    && pattern
-                        .iter()
-                        .zip(&segments)
-                        .all(|(expected, actual)| expected.starts_with('{') || expected == actual)
-            })
-            .map(|(_, methods)| methods.clone())
+        self.0.iter().find(|route| {
+            route.segments.len() == segments.len()
+                && route
+                    .segments
+                    .iter()
+                    .zip(&segments)
+                    .all(|(expected, actual)| expected.starts_with('{') || expected == actual)
+        })
+    }
+
+    /// The template that `path` matches, e.g. `/api/orders/{id}` for `/api/orders/17`.
+    fn template(&self, path: &str) -> Option<&str> {
+        self.matching(path).map(|route| route.template.as_str())
+    }
+
+    fn allowed(&self, path: &str) -> Option<String> {
+        self.matching(path).map(|route| route.methods.clone())
     }
 }
 
@@ -159,46 +175,35 @@ pub async fn observe<E: Endpoint>(
         .uri()
         .path_and_query()
         .map_or(0, |uri| uri.as_str().len());
-    let (mut response, route) = if uri_bytes > MAX_URI_BYTES {
-        (ApiError::uri_too_long().into_response(), None)
+    let mut response = if uri_bytes > MAX_URI_BYTES {
+        ApiError::uri_too_long().into_response()
     } else if headers_size(request.headers()) > MAX_HEADER_BYTES {
-        (ApiError::headers_too_large().into_response(), None)
+        ApiError::headers_too_large().into_response()
     } else if let Some(preflight) = cors_preflight(&request, origin.as_deref(), &policy.http) {
-        (preflight, None)
+        preflight
     } else {
         if is_api {
             rate_limit = policy.limits.api(client).instrument(span.clone()).await;
         }
         if let Some(decision) = rate_limit.filter(|decision| !decision.allowed) {
-            (ApiError::too_many_requests(decision).into_response(), None)
+            ApiError::too_many_requests(decision).into_response()
         } else {
             let call = tokio::time::timeout(policy.http.request_timeout, endpoint.call(request));
             match call.instrument(span.clone()).await {
-                Ok(Ok(response)) => {
-                    let response = response.into_response();
-                    let route = response
-                        .data::<PathPattern>()
-                        .map(|PathPattern(route)| route.clone());
-                    (response, route)
-                }
+                Ok(Ok(response)) => response.into_response(),
                 Ok(Err(err)) => {
-                    let route = err
-                        .data::<PathPattern>()
-                        .map(|PathPattern(route)| route.clone());
-                    (
-                        span.in_scope(|| error_response(err, &method, &path, &policy.allowed)),
-                        route,
-                    )
+                    span.in_scope(|| error_response(err, &method, &path, &policy.routes))
                 }
                 Err(_) => {
                     span.in_scope(|| tracing::warn!("request timed out"));
-                    (ApiError::timed_out().into_response(), None)
+                    ApiError::timed_out().into_response()
                 }
             }
         }
     };
-    if let Some(route) = route.filter(|route| !route.is_empty()) {
-        span.record("route", route.as_ref());
+    // The spec's name for the route, never the raw path: ids stay out of the route field.
+    if let Some(route) = policy.routes.template(&path) {
+        span.record("route", route);
     }
 
     let allowed_origin = origin.filter(|origin| policy.http.cors_origins.contains(origin));
@@ -308,19 +313,14 @@ fn allow_origin(headers: &mut HeaderMap, origin: &str) {
 }
 
 /// Turns a framework error into the API's JSON error; errors that handlers built pass as they are.
-fn error_response(
-    err: poem::Error,
-    method: &Method,
-    path: &str,
-    allowed: &AllowedMethods,
-) -> Response {
+fn error_response(err: poem::Error, method: &Method, path: &str, routes: &Routes) -> Response {
     if err.is_from_response() {
         return err.into_response();
     }
     let api_error = if err.is::<NotFoundError>() {
         ApiError::not_found(format!("No route matches {method} {path}."))
     } else if err.is::<MethodNotAllowedError>() {
-        ApiError::method_not_allowed(allowed.for_path(path))
+        ApiError::method_not_allowed(routes.allowed(path))
     } else if err.is::<AuthorizationError>() {
         ApiError::unauthenticated()
     } else if let Some(ContentTypeError::NotSupported { content_type }) = err.downcast_ref() {

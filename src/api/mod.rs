@@ -140,7 +140,7 @@ pub fn app(state: AppState, http: HttpSettings) -> impl Endpoint {
         vec!["GET".to_owned(), "POST".to_owned()],
     ));
     let policy = Arc::new(middleware::Policy {
-        allowed: middleware::AllowedMethods::new(routes),
+        routes: middleware::Routes::new(routes),
         limits: state.limits.clone(),
         http,
     });

@@ -251,7 +251,11 @@ mod tests {
         assert_eq!(for_owner(|s| s.allows_note_changes(false)), [Pending]);
         assert_eq!(for_owner(|s| s.deletable_by(false)), [Pending, Cancelled]);
         // Admins annotate and delete in any status, but items still freeze after pending.
-        assert!(OrderStatus::ALL.into_iter().all(|s| s.allows_note_changes(true)));
+        assert!(
+            OrderStatus::ALL
+                .into_iter()
+                .all(|s| s.allows_note_changes(true))
+        );
         assert!(OrderStatus::ALL.into_iter().all(|s| s.deletable_by(true)));
         let owner_moves: Vec<OrderStatus> = OrderStatus::ALL
             .into_iter()

@@ -221,3 +221,29 @@ async fn a_query_parameter_out_of_its_schema_is_a_422_naming_it() {
         assert_eq!(reply.error_fields(), [field], "{query}");
     }
 }
+
+#[tokio::test]
+async fn the_log_names_a_request_by_the_route_template_of_the_spec() {
+    let app = spawn_app().await;
+    let (_, token) = app.user_token("Ada").await;
+    let request_id = format!("route-{}", comptoir::service::random_hex(6));
+    let reply = app
+        .send(
+            app.request(Method::GET, "/api/orders/987654")
+                .bearer_auth(&token)
+                .header("x-request-id", &request_id),
+        )
+        .await;
+    reply.assert_error(404, "not_found");
+    let logs = captured_logs();
+    let line = logs
+        .lines()
+        .find(|line| line.contains(&request_id) && line.contains("request finished"))
+        .expect("the request is logged");
+    let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+    let route = entry["span"]["route"]
+        .as_str()
+        .or_else(|| entry["route"].as_str())
+        .unwrap_or_else(|| panic!("no route in {line}"));
+    assert_eq!(route, "/api/orders/{id}");
+}
