@@ -1,33 +1,21 @@
-//! The `orders` tag: an owner's orders, and every order for an admin. Someone else's order
-//! answers 404.
+//! The JSON shapes of the `orders` tag: what clients send, what they get back, and how those
+//! turn into the domain's orders and back.
 
-use poem::web::Data;
 use poem_openapi::{
-    ApiResponse, Enum, Object, OpenApi,
-    param::{Path, Query},
+    ApiResponse, Enum, Object,
     payload::Json,
     types::{Example, MaybeUndefined},
 };
 
-use super::{
-    ApiTags, AppState,
-    body::JsonBody,
-    error::{ApiError, Failure, status::*},
-    security::BearerAuth,
-    types::{
-        PageMetaResource, Timestamp, default_page, default_per_page, example_time, page_request,
-    },
-};
 use crate::{
+    api::types::{PageMetaResource, Timestamp, example_time},
     domain::{
         FieldErrors,
         listing::Sort,
         order::{Currency, ItemInput, Items, Order, OrderStatus, parse_notes},
     },
-    service::orders::{NewOrder, OrderChanges, OrderFilter, OrderSortKey},
+    service::orders::OrderSortKey,
 };
-
-pub struct OrdersApi;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename = "OrderStatus", rename_all = "lowercase")]
@@ -311,13 +299,11 @@ pub enum OrderDeletedResponse {
     Deleted,
 }
 
-const CHANGE: u32 = PER_ID | JSON_BODY | FORBIDDEN | CONFLICT;
-
-fn parse_currency(errors: &mut FieldErrors, raw: Option<&str>) -> Option<Currency> {
+pub fn parse_currency(errors: &mut FieldErrors, raw: Option<&str>) -> Option<Currency> {
     raw.and_then(|raw| errors.check("currency", Currency::parse(raw)))
 }
 
-fn parse_items(errors: &mut FieldErrors, raw: Option<Vec<OrderItemInput>>) -> Option<Items> {
+pub fn parse_items(errors: &mut FieldErrors, raw: Option<Vec<OrderItemInput>>) -> Option<Items> {
     let inputs = raw?
         .into_iter()
         .map(|item| ItemInput {
@@ -337,178 +323,6 @@ fn parse_items(errors: &mut FieldErrors, raw: Option<Vec<OrderItemInput>>) -> Op
         .ok()
 }
 
-fn parse_notes_field(errors: &mut FieldErrors, raw: Option<String>) -> Option<String> {
+pub fn parse_notes_field(errors: &mut FieldErrors, raw: Option<String>) -> Option<String> {
     raw.and_then(|notes| errors.check("notes", parse_notes(notes)))
-}
-
-#[OpenApi(prefix_path = "/api", tag = "ApiTags::Orders")]
-impl OrdersApi {
-    /// List orders
-    ///
-    /// Your own orders; an admin sees everyone's and may filter by `user_id`.
-    #[oai(path = "/orders", method = "get", operation_id = "order_list")]
-    #[allow(clippy::too_many_arguments)]
-    async fn list(
-        &self,
-        auth: BearerAuth,
-        state: Data<&AppState>,
-        /// Page number, from 1.
-        #[oai(
-            default = "default_page",
-            validator(minimum(value = "1"), maximum(value = "1000000"))
-        )]
-        page: Query<u64>,
-        /// Rows per page, 1 to 100.
-        #[oai(
-            default = "default_per_page",
-            validator(minimum(value = "1"), maximum(value = "100"))
-        )]
-        per_page: Query<u64>,
-        /// Sort key, `-created_at` unless given; a leading `-` sorts descending; ties are broken by
-        /// `id`.
-        sort: Query<Option<OrderSort>>,
-        status: Query<Option<OrderStatusName>>,
-        /// Admins: only this user's orders. Others may pass only their own id.
-        #[oai(validator(minimum(value = "1")))]
-        user_id: Query<Option<i64>>,
-    ) -> Result<OrderListResponse, Failure<{ UNAUTHORIZED | FORBIDDEN | UNPROCESSABLE | ALWAYS }>>
-    {
-        let filter = OrderFilter {
-            status: status.0.map(OrderStatus::from),
-            user_id: user_id.0,
-        };
-        let page = state
-            .orders
-            .list(
-                &auth.0.user,
-                filter,
-                sort.0.unwrap_or_default().into(),
-                page_request(page.0, per_page.0),
-            )
-            .await?;
-        Ok(OrderListResponse::Ok(Json(OrderPage {
-            data: page.data.into_iter().map(OrderResource::from).collect(),
-            meta: page.meta.into(),
-        })))
-    }
-
-    /// Create an order
-    ///
-    /// The order starts `pending`; totals are computed by the server.
-    #[oai(path = "/orders", method = "post", operation_id = "order_create")]
-    async fn create(
-        &self,
-        auth: BearerAuth,
-        state: Data<&AppState>,
-        body: JsonBody<CreateOrderRequest>,
-    ) -> Result<OrderCreatedResponse, Failure<{ UNAUTHORIZED | JSON_BODY | ALWAYS }>> {
-        let request = body.0;
-        let mut errors = FieldErrors::new();
-        let currency =
-            parse_currency(&mut errors, request.currency.as_deref()).unwrap_or_else(Currency::euro);
-        let items = parse_items(&mut errors, Some(request.items));
-        let notes = parse_notes_field(&mut errors, request.notes);
-        let (Some(items), true) = (items, errors.is_empty()) else {
-            return Err(ApiError::validation(errors).into());
-        };
-        let order = NewOrder {
-            user_id: request.user_id,
-            currency,
-            items,
-            notes,
-        };
-        let order = state.orders.create(&auth.0.user, order).await?;
-        let location = format!("/api/orders/{}", order.id);
-        Ok(OrderCreatedResponse::Created(Json(order.into()), location))
-    }
-
-    /// Show an order
-    ///
-    /// Yours, or any for an admin.
-    #[oai(path = "/orders/:id", method = "get", operation_id = "order_view")]
-    async fn view(
-        &self,
-        auth: BearerAuth,
-        state: Data<&AppState>,
-        id: Path<i64>,
-    ) -> Result<OrderResponse, Failure<PER_ID>> {
-        let order = state.orders.get(&auth.0.user, id.0).await?;
-        Ok(OrderResponse::Ok(Json(order.into())))
-    }
-
-    /// Replace an order
-    ///
-    /// Sets the items, currency and notes, and optionally moves the status. Items and currency
-    /// change only while `pending` (409 otherwise); owners may only cancel (403 otherwise).
-    #[oai(path = "/orders/:id", method = "put", operation_id = "order_replace")]
-    async fn replace(
-        &self,
-        auth: BearerAuth,
-        state: Data<&AppState>,
-        id: Path<i64>,
-        body: JsonBody<ReplaceOrderRequest>,
-    ) -> Result<OrderResponse, Failure<CHANGE>> {
-        let request = body.0;
-        let mut errors = FieldErrors::new();
-        let changes = OrderChanges {
-            currency: Some(
-                parse_currency(&mut errors, request.currency.as_deref())
-                    .unwrap_or_else(Currency::euro),
-            ),
-            items: parse_items(&mut errors, Some(request.items)),
-            notes: Some(parse_notes_field(&mut errors, request.notes)),
-            status: request.status.map(OrderStatus::from),
-        };
-        if !errors.is_empty() {
-            return Err(ApiError::validation(errors).into());
-        }
-        let order = state.orders.update(&auth.0.user, id.0, changes).await?;
-        Ok(OrderResponse::Ok(Json(order.into())))
-    }
-
-    /// Update an order
-    ///
-    /// Changes only the fields sent (a null `notes` clears them); an empty body changes
-    /// nothing. Same rules as replace.
-    #[oai(path = "/orders/:id", method = "patch", operation_id = "order_update")]
-    async fn update(
-        &self,
-        auth: BearerAuth,
-        state: Data<&AppState>,
-        id: Path<i64>,
-        body: JsonBody<UpdateOrderRequest>,
-    ) -> Result<OrderResponse, Failure<CHANGE>> {
-        let request = body.0;
-        let mut errors = FieldErrors::new();
-        let notes = match request.notes {
-            MaybeUndefined::Undefined => None,
-            MaybeUndefined::Null => Some(None),
-            MaybeUndefined::Value(notes) => Some(parse_notes_field(&mut errors, Some(notes))),
-        };
-        let changes = OrderChanges {
-            currency: parse_currency(&mut errors, request.currency.as_deref()),
-            items: parse_items(&mut errors, request.items),
-            notes,
-            status: request.status.map(OrderStatus::from),
-        };
-        if !errors.is_empty() {
-            return Err(ApiError::validation(errors).into());
-        }
-        let order = state.orders.update(&auth.0.user, id.0, changes).await?;
-        Ok(OrderResponse::Ok(Json(order.into())))
-    }
-
-    /// Delete an order
-    ///
-    /// Admins delete any order; an owner only a `pending` or `cancelled` one (409 otherwise).
-    #[oai(path = "/orders/:id", method = "delete", operation_id = "order_delete")]
-    async fn delete(
-        &self,
-        auth: BearerAuth,
-        state: Data<&AppState>,
-        id: Path<i64>,
-    ) -> Result<OrderDeletedResponse, Failure<{ PER_ID | CONFLICT }>> {
-        state.orders.delete(&auth.0.user, id.0).await?;
-        Ok(OrderDeletedResponse::Deleted)
-    }
 }
