@@ -6,6 +6,7 @@
 mod auth;
 mod cli;
 mod cli_admin;
+mod connections;
 mod errors;
 mod hardening;
 mod helpers;
