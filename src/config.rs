@@ -152,6 +152,12 @@ pub struct HttpSettings {
     /// Origins allowed to call the API from a browser; empty: CORS is off.
     pub cors_origins: Vec<String>,
     pub request_timeout: Duration,
+    /// From a connection's start, or a request's first byte, until its headers are complete.
+    pub header_read_timeout: Duration,
+    /// From the end of a response until the first byte of the next request.
+    pub keep_alive_timeout: Duration,
+    /// Open connections at most; lowered at start to fit the open-file limit.
+    pub max_connections: u32,
 }
 
 /// How much bcrypt work may wait, and how much of it one claimant may hold.
@@ -376,6 +382,9 @@ fn http_settings(get: &impl Fn(&str) -> Option<String>) -> Result<HttpSettings, 
         trusted_proxies,
         cors_origins,
         request_timeout: seconds(get, "REQUEST_TIMEOUT_SECS", 30, 1, 3600)?,
+        header_read_timeout: seconds(get, "HTTP_HEADER_READ_TIMEOUT_SECS", 10, 1, 300)?,
+        keep_alive_timeout: seconds(get, "HTTP_KEEP_ALIVE_TIMEOUT_SECS", 75, 1, 3600)?,
+        max_connections: number(get, "HTTP_MAX_CONNECTIONS", 4096, 1, 1_000_000)?,
     })
 }
 
@@ -492,6 +501,9 @@ mod tests {
             ("BCRYPT_JOBS_PER_ACCOUNT", "none"),
             ("BCRYPT_JOBS_PER_ADDRESS", "0"),
             ("RATE_LIMIT_CURRENT_PASSWORD", "5"),
+            ("HTTP_HEADER_READ_TIMEOUT_SECS", "0"),
+            ("HTTP_KEEP_ALIVE_TIMEOUT_SECS", "ten"),
+            ("HTTP_MAX_CONNECTIONS", "0"),
         ] {
             let err = config(&[(variable, value)]).unwrap_err();
             assert_eq!(err.variable, variable);

@@ -4,6 +4,7 @@ pub mod api;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod http_server;
 pub mod mail;
 pub mod redis;
 pub mod service;

@@ -3,16 +3,15 @@
 use std::{net::SocketAddr, time::Duration};
 
 use anyhow::Context;
-use poem::{
-    Server,
-    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
-};
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
 use sea_orm::DatabaseConnection;
 
 use crate::{
     api::{self, AppState},
     config::{Config, DatabaseKind, HttpSettings},
     db,
+    http_server::{self, ConnectionLimits},
     mail::Mailer,
     service::{
         accounts::Accounts, orders::Orders, password_hasher::PasswordHasher,
@@ -27,11 +26,31 @@ pub struct Application {
     address: SocketAddr,
     state: AppState,
     http: HttpSettings,
+    limits: ConnectionLimits,
+}
+
+/// How long in-flight requests may run on after the shutdown signal.
+const SHUTDOWN_DRAIN: Duration = Duration::from_secs(30);
+
+/// File descriptors kept for everything but client connections: three a SQLite connection
+/// (database, WAL, shared memory), plus Redis, SMTP, the listener, logs and the runtime.
+fn reserved_files(database_connections: u32) -> u64 {
+    64 + 3 * u64::from(database_connections)
 }
 
 impl Application {
     /// Connects to the database, runs pending migrations and binds the listener.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let file_limit = raise_open_file_limit();
+        let limits = ConnectionLimits {
+            max_connections: connection_cap(
+                config.http.max_connections,
+                file_limit,
+                reserved_files(config.database.max_connections),
+            ),
+            header_read_timeout: config.http.header_read_timeout,
+            keep_alive_timeout: config.http.keep_alive_timeout,
+        };
         if config.tokens.secret_is_random {
             tracing::warn!(
                 "JWT_SECRET is not set: using a random secret, so tokens die with this process \
@@ -59,6 +78,7 @@ impl Application {
             address,
             state,
             http: config.http.clone(),
+            limits,
         })
     }
 
@@ -70,15 +90,67 @@ impl Application {
     /// Serves until `shutdown` completes, then lets in-flight requests finish.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
         tracing::info!(address = %self.address, "serving; Swagger UI at http://{}/docs", self.address);
-        Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(
-                api::app(self.state, self.http),
-                shutdown,
-                Some(Duration::from_secs(30)),
-            )
-            .await
-            .context("serving HTTP")
+        http_server::serve(
+            self.acceptor,
+            api::app(self.state, self.http),
+            self.limits,
+            shutdown,
+            SHUTDOWN_DRAIN,
+        )
+        .await;
+        Ok(())
     }
+}
+
+/// Raises the soft limit on open files to the hard one (the soft default, often 1024, is
+/// what idle sockets used to exhaust) and returns the soft limit now in force, if any.
+fn raise_open_file_limit() -> Option<u64> {
+    let limit = getrlimit(Resource::Nofile);
+    let (Some(soft), Some(hard)) = (limit.current, limit.maximum) else {
+        tracing::info!(soft = ?limit.current, hard = ?limit.maximum, "open-file limit");
+        return limit.current;
+    };
+    if soft >= hard {
+        tracing::info!(soft, hard, "open-file limit");
+        return Some(soft);
+    }
+    match setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: Some(hard),
+            maximum: Some(hard),
+        },
+    ) {
+        Ok(()) => {
+            tracing::info!(soft = hard, hard, was = soft, "open-file limit raised");
+            Some(hard)
+        }
+        Err(err) => {
+            tracing::warn!(soft, hard, error = %err, "could not raise the open-file limit");
+            Some(soft)
+        }
+    }
+}
+
+/// `HTTP_MAX_CONNECTIONS`, lowered if need be so that connections cannot use up the files
+/// that the database and everything else need.
+fn connection_cap(configured: u32, file_limit: Option<u64>, reserved: u64) -> usize {
+    let configured = u64::from(configured);
+    let cap = match file_limit {
+        Some(limit) if configured + reserved > limit => {
+            let lowered = limit.saturating_sub(reserved).max(1);
+            tracing::warn!(
+                configured,
+                lowered,
+                file_limit = limit,
+                reserved,
+                "HTTP_MAX_CONNECTIONS lowered to fit the open-file limit"
+            );
+            lowered
+        }
+        _ => configured,
+    };
+    usize::try_from(cap).unwrap_or(usize::MAX)
 }
 
 async fn build_state(config: &Config, db: DatabaseConnection) -> anyhow::Result<AppState> {
@@ -121,4 +193,19 @@ pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send> {
         }
         tracing::info!("shutting down: finishing in-flight requests");
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_connection_cap_leaves_the_reserve_under_the_file_limit() {
+        let reserve = reserved_files(10);
+        assert_eq!(reserve, 94);
+        assert_eq!(connection_cap(4096, Some(1024), reserve), 930);
+        assert_eq!(connection_cap(4096, Some(1_048_576), reserve), 4096);
+        assert_eq!(connection_cap(4096, None, reserve), 4096);
+        assert_eq!(connection_cap(4096, Some(50), reserve), 1);
+    }
 }

@@ -162,7 +162,7 @@ impl ApiError {
         Self::new(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             "headers_too_large",
-            "The request headers are larger than 32 KiB.",
+            "The request headers are over 32 KiB, or more than 100.",
         )
     }
 

@@ -27,6 +27,8 @@ use crate::{
 const REQUEST_ID: &str = "x-request-id";
 const MAX_URI_BYTES: usize = 8 * 1024;
 const MAX_HEADER_BYTES: usize = 32 * 1024;
+/// hyper lets up to 256 through (src/http_server.rs), so that this answer is ours.
+const MAX_HEADER_COUNT: usize = 100;
 
 /// The address of the client, as far as the socket and the trusted proxies tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,7 +179,9 @@ pub async fn observe<E: Endpoint>(
         .map_or(0, |uri| uri.as_str().len());
     let mut response = if uri_bytes > MAX_URI_BYTES {
         ApiError::uri_too_long().into_response()
-    } else if headers_size(request.headers()) > MAX_HEADER_BYTES {
+    } else if request.headers().len() > MAX_HEADER_COUNT
+        || headers_size(request.headers()) > MAX_HEADER_BYTES
+    {
         ApiError::headers_too_large().into_response()
     } else if let Some(preflight) = cors_preflight(&request, origin.as_deref(), &policy.http) {
         preflight
