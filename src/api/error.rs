@@ -53,7 +53,13 @@ pub struct ApiError {
     errors: Option<FieldErrors>,
     allow: Option<String>,
     rate_limit: Option<Decision>,
+    storage_failure: Option<String>,
 }
+
+/// Carried by a response whose request found SQLite's files failing, so that the middleware
+/// breaks the storage for every later request.
+#[derive(Debug, Clone)]
+pub struct StorageFailure(pub String);
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
@@ -64,6 +70,7 @@ impl ApiError {
             errors: None,
             allow: None,
             rate_limit: None,
+            storage_failure: None,
         }
     }
 
@@ -192,6 +199,15 @@ impl ApiError {
         )
     }
 
+    pub fn storage_unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            "The database's files failed; this instance cannot serve this request until it is \
+             repaired and restarted.",
+        )
+    }
+
     /// Any other status the framework produced, with a generic sentence.
     pub fn other(status: StatusCode) -> Self {
         Self::new(
@@ -216,7 +232,13 @@ impl From<ServiceError> for ApiError {
             ServiceError::Conflict { code, message } => Self::conflict(code, message),
             ServiceError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "database unavailable");
-                Self::unavailable()
+                match crate::db::storage::failure(&cause) {
+                    Some(problem) => Self {
+                        storage_failure: Some(problem),
+                        ..Self::storage_unavailable()
+                    },
+                    None => Self::unavailable(),
+                }
             }
             ServiceError::Unexpected(cause) => {
                 // `{:#}` prints the whole context chain, once, inside the request's span.
@@ -247,6 +269,9 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(poem::http::header::ALLOW, allow);
+        }
+        if let Some(problem) = self.storage_failure {
+            response.extensions_mut().insert(StorageFailure(problem));
         }
         if let Some(decision) = self.rate_limit {
             let headers = response.headers_mut();
@@ -374,7 +399,7 @@ const DECLARED: [Declared; 11] = [
     Declared {
         bit: status::UNAVAILABLE,
         status: 503,
-        description: "The database cannot be reached right now.",
+        description: "The database cannot be reached right now, or its files failed (`storage_unavailable`).",
         headers: &[],
     },
 ];

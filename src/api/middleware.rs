@@ -14,9 +14,10 @@ use poem_openapi::error::{
 };
 use tracing::{Instrument, field::Empty};
 
-use super::error::{ApiError, set_rate_limit_headers};
+use super::error::{ApiError, StorageFailure, set_rate_limit_headers};
 use crate::{
     config::{HttpSettings, TrustedProxy},
+    db::storage::Storage,
     domain::FieldErrors,
     service::rate_limit::{Decision, RateLimits},
 };
@@ -33,6 +34,7 @@ pub struct ClientAddress(pub IpAddr);
 pub struct Policy {
     pub allowed: AllowedMethods,
     pub limits: RateLimits,
+    pub storage: Storage,
     pub http: HttpSettings,
 }
 
@@ -159,8 +161,12 @@ pub async fn observe<E: Endpoint>(
         if is_api {
             rate_limit = policy.limits.api(client).instrument(span.clone()).await;
         }
+        // `/health` reports a broken storage itself.
+        let needs_database = is_api || path == "/reset-password";
         if let Some(decision) = rate_limit.filter(|decision| !decision.allowed) {
             (ApiError::too_many_requests(decision).into_response(), None)
+        } else if needs_database && span.in_scope(|| policy.storage.check()).is_err() {
+            (ApiError::storage_unavailable().into_response(), None)
         } else {
             let call = tokio::time::timeout(policy.http.request_timeout, endpoint.call(request));
             match call.instrument(span.clone()).await {
@@ -187,6 +193,9 @@ pub async fn observe<E: Endpoint>(
             }
         }
     };
+    if let Some(StorageFailure(problem)) = response.extensions().get() {
+        span.in_scope(|| policy.storage.trip(problem));
+    }
     if let Some(route) = route.filter(|route| !route.is_empty()) {
         span.record("route", route.as_ref());
     }

@@ -18,4 +18,5 @@ mod proxy;
 mod session_cache;
 mod smtp;
 mod spec;
+mod storage;
 mod users;
