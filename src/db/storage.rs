@@ -14,6 +14,7 @@ use std::{
         Arc, OnceLock,
         atomic::{AtomicU64, Ordering},
     },
+    time::{Duration, Instant},
 };
 
 use rustix::fs::{AtFlags, CWD, StatVfsMountFlags, StatxAttributes, StatxFlags};
@@ -23,6 +24,10 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 #[derive(Clone, Default)]
 pub struct Storage(Option<Arc<Guard>>);
 
+/// A check that passed this recently is not repeated: its four system calls cost about 15 µs
+/// here, a tenth of a cached read, and this bounds them to a thousand a second.
+const RECHECK_AFTER: Duration = Duration::from_millis(1);
+
 struct Guard {
     main: Watched,
     wal: Option<Watched>,
@@ -30,6 +35,9 @@ struct Guard {
     directory: PathBuf,
     /// What went wrong first; once set, the storage stays broken until a restart.
     broken: OnceLock<String>,
+    started: Instant,
+    /// When the last check passed, in microseconds since `started`.
+    passed_at: AtomicU64,
     /// Leaked once the storage breaks: closing the last connection makes SQLite checkpoint,
     /// which reads the `-shm` mapping and would crash on a truncated file.
     db: DatabaseConnection,
@@ -91,13 +99,15 @@ impl Storage {
             shm,
             directory,
             broken: OnceLock::new(),
+            started: Instant::now(),
+            passed_at: AtomicU64::new(0),
             db: db.clone(),
         }))))
     }
 
     /// Whether the database may still be used: the same files are in place, `-shm` is not
-    /// shorter, nothing is immutable and the file system is writable. A few `statx` calls;
-    /// the first failure breaks the storage for good.
+    /// shorter, nothing is immutable and the file system is writable (unless that was seen
+    /// less than [`RECHECK_AFTER`] ago). The first failure breaks the storage for good.
     pub fn check(&self) -> Result<(), Broken> {
         let Some(guard) = &self.0 else {
             return Ok(());
@@ -105,8 +115,16 @@ impl Storage {
         if guard.broken.get().is_some() {
             return Err(Broken);
         }
+        let micros = |elapsed: Duration| u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        let now = micros(guard.started.elapsed());
+        if now.saturating_sub(guard.passed_at.load(Ordering::Relaxed)) < micros(RECHECK_AFTER) {
+            return Ok(());
+        }
         match guard.problem() {
-            None => Ok(()),
+            None => {
+                guard.passed_at.fetch_max(now, Ordering::Relaxed);
+                Ok(())
+            }
             Some(problem) => {
                 self.trip(&problem);
                 Err(Broken)

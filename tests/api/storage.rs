@@ -37,6 +37,8 @@ fn sibling(file: &Path, suffix: &str) -> PathBuf {
 /// Writes and reads get `storage_unavailable`, `/health` a 503 naming the database, and the
 /// log names `problem`.
 async fn assert_refused(app: &TestApp, token: &str, problem: &str) {
+    // The guard repeats a check that passed only after a millisecond.
+    tokio::time::sleep(Duration::from_millis(10)).await;
     app.post(
         "/api/orders",
         Some(token),
@@ -226,6 +228,7 @@ async fn truncating_the_shm_file_under_a_running_server_gets_503s_instead_of_a_c
         .unwrap()
         .set_len(0)
         .unwrap();
+    tokio::time::sleep(Duration::from_millis(10)).await;
 
     let write = app
         .client
