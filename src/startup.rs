@@ -174,6 +174,9 @@ async fn build_state(config: &Config, db: DatabaseConnection) -> anyhow::Result<
         ),
         users: Users::new(db.clone(), hasher, sessions.clone(), limits),
         orders: Orders::new(db.clone()),
+        storage: db::storage::Storage::watch(&db)
+            .await
+            .context("watching the database files")?,
         db,
         sessions,
         accounts,

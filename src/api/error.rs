@@ -55,10 +55,16 @@ pub struct ApiError {
     rate_limit: Option<Decision>,
     /// Seconds for `Retry-After` on a 503.
     retry_after: u64,
+    storage_failure: Option<String>,
 }
 
 /// What a 503 says in `Retry-After` when nothing better is known.
 const RETRY_UNAVAILABLE_SECS: u64 = 5;
+
+/// Carried by a response whose request found SQLite's files failing, so that the middleware
+/// breaks the storage for every later request.
+#[derive(Debug, Clone)]
+pub struct StorageFailure(pub String);
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
@@ -70,6 +76,7 @@ impl ApiError {
             allow: None,
             rate_limit: None,
             retry_after: RETRY_UNAVAILABLE_SECS,
+            storage_failure: None,
         }
     }
 
@@ -210,6 +217,15 @@ impl ApiError {
         error
     }
 
+    pub fn storage_unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            "The database's files failed; this instance cannot serve this request until it is \
+             repaired and restarted.",
+        )
+    }
+
     /// Any other status the framework produced, with a generic sentence.
     pub fn other(status: StatusCode) -> Self {
         Self::new(
@@ -236,7 +252,13 @@ impl From<ServiceError> for ApiError {
             ServiceError::Busy { retry_after } => Self::busy(retry_after),
             ServiceError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "database unavailable");
-                Self::unavailable()
+                match crate::db::storage::failure(&cause) {
+                    Some(problem) => Self {
+                        storage_failure: Some(problem),
+                        ..Self::storage_unavailable()
+                    },
+                    None => Self::unavailable(),
+                }
             }
             ServiceError::Unexpected(cause) => {
                 // `{:#}` prints the whole context chain, once, inside the request's span.
@@ -272,6 +294,9 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(poem::http::header::RETRY_AFTER, self.retry_after.into());
+        }
+        if let Some(problem) = self.storage_failure {
+            response.extensions_mut().insert(StorageFailure(problem));
         }
         if let Some(decision) = self.rate_limit {
             let headers = response.headers_mut();
@@ -399,8 +424,9 @@ const DECLARED: [Declared; 11] = [
     Declared {
         bit: status::UNAVAILABLE,
         status: 503,
-        description: "Temporarily unable to serve: the database cannot be reached, the request \
-            took too long, or too much password work is queued. Retry after `Retry-After` seconds.",
+        description: "Temporarily unable to serve: the database cannot be reached or its files \
+            failed (`storage_unavailable`), the request took too long, or too much password work \
+            is queued. Retry after `Retry-After` seconds.",
         headers: &[("Retry-After", "Seconds to wait before trying again.")],
     },
 ];

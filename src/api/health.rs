@@ -28,7 +28,7 @@ pub enum HealthResponse {
     /// Ready to serve.
     #[oai(status = 200)]
     Ok(Json<Health>),
-    /// The database does not answer; this instance cannot serve requests that need it.
+    /// The database does not answer or its files failed: requests that need it cannot be served.
     #[oai(status = 503)]
     Unavailable(Json<Health>),
 }
@@ -37,19 +37,24 @@ pub enum HealthResponse {
 impl HealthApi {
     /// Health check
     ///
-    /// Pings the database. Needs no token.
+    /// Checks the database's files (SQLite) and pings the database. Needs no token.
     #[oai(path = "/health", method = "get", operation_id = "health_view")]
     async fn health(&self, state: Data<&AppState>) -> HealthResponse {
-        let reachable = tokio::time::timeout(Duration::from_secs(2), state.db.ping())
-            .await
-            .is_ok_and(|ping| ping.is_ok());
+        // A broken storage is never pinged: its files may crash the process when touched.
+        let reachable = state.storage.check().is_ok()
+            && tokio::time::timeout(Duration::from_secs(2), state.db.ping())
+                .await
+                .is_ok_and(|ping| ping.is_ok());
         if reachable {
             HealthResponse::Ok(Json(Health {
                 status: ComponentStatus::Ok,
                 database: ComponentStatus::Ok,
             }))
         } else {
-            tracing::warn!("health check: database unreachable");
+            tracing::warn!(
+                storage = state.storage.reason(),
+                "health check: database unavailable"
+            );
             HealthResponse::Unavailable(Json(Health {
                 status: ComponentStatus::Unavailable,
                 database: ComponentStatus::Unavailable,

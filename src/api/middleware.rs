@@ -14,9 +14,10 @@ use poem_openapi::error::{
 };
 use tracing::{Instrument, field::Empty};
 
-use super::error::{ApiError, set_rate_limit_headers};
+use super::error::{ApiError, StorageFailure, set_rate_limit_headers};
 use crate::{
     config::{HttpSettings, TrustedProxy},
+    db::storage::Storage,
     domain::FieldErrors,
     service::{
         password_hasher::Claimant,
@@ -45,6 +46,7 @@ impl ClientAddress {
 pub struct Policy {
     pub routes: Routes,
     pub limits: RateLimits,
+    pub storage: Storage,
     pub http: HttpSettings,
 }
 
@@ -189,8 +191,12 @@ pub async fn observe<E: Endpoint>(
         if is_api {
             rate_limit = policy.limits.api(client).instrument(span.clone()).await;
         }
+        // `/health` reports a broken storage itself.
+        let needs_database = is_api || path == "/reset-password";
         if let Some(decision) = rate_limit.filter(|decision| !decision.allowed) {
             ApiError::too_many_requests(decision).into_response()
+        } else if needs_database && span.in_scope(|| policy.storage.check()).is_err() {
+            ApiError::storage_unavailable().into_response()
         } else {
             let call = tokio::time::timeout(policy.http.request_timeout, endpoint.call(request));
             match call.instrument(span.clone()).await {
@@ -205,6 +211,9 @@ pub async fn observe<E: Endpoint>(
             }
         }
     };
+    if let Some(StorageFailure(problem)) = response.extensions().get() {
+        span.in_scope(|| policy.storage.trip(problem));
+    }
     // The spec's name for the route, never the raw path: ids stay out of the route field.
     if let Some(route) = policy.routes.template(&path) {
         span.record("route", route);

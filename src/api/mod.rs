@@ -24,6 +24,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::{
     config::HttpSettings,
+    db::storage::Storage,
     service::{
         accounts::Accounts, orders::Orders, password_reset::PasswordResets, rate_limit::RateLimits,
         sessions::Sessions, users::Users,
@@ -35,6 +36,8 @@ pub use error::ErrorBody;
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
+    /// SQLite's files, checked before any request reaches the database.
+    pub storage: Storage,
     pub sessions: Sessions,
     pub accounts: Accounts,
     pub users: Users,
@@ -142,6 +145,7 @@ pub fn app(state: AppState, http: HttpSettings) -> impl Endpoint {
     let policy = Arc::new(middleware::Policy {
         routes: middleware::Routes::new(routes),
         limits: state.limits.clone(),
+        storage: state.storage.clone(),
         http,
     });
 

@@ -1,8 +1,13 @@
 //! The database: connection, migrations, and the sea-orm entities the services query.
 
 pub mod entities;
+pub mod storage;
 
-use std::time::Duration;
+use std::{
+    path::{Path, PathBuf},
+    str::FromStr,
+    time::Duration,
+};
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
@@ -23,15 +28,62 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
         .connect_timeout(settings.connect_timeout)
         .acquire_timeout(settings.acquire_timeout)
         .sqlx_logging(false);
+    let mut new_file = None;
     if settings.kind == DatabaseKind::Sqlite {
-        options.map_sqlx_sqlite_opts(|opts| {
-            opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
-                .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(5))
-        });
+        new_file = missing_sqlite_file(settings.url.expose())?;
+        // Connections to a local file are never recycled: when the last one closes, SQLite
+        // deletes `-wal` and `-shm`, and the storage guard would take their return for a
+        // replacement.
+        options
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .map_sqlx_sqlite_opts(|opts| {
+                opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(5))
+            });
     }
-    Database::connect(options).await
+    let db = Database::connect(options).await?;
+    if let Some(path) = new_file.filter(|path| path.exists()) {
+        tracing::warn!(
+            database = %path.display(),
+            "creating a new, empty database at {}: if one was expected there, its data is not \
+             in this file",
+            path.display()
+        );
+    }
+    Ok(db)
+}
+
+/// The SQLite file `url` names when it does not exist yet (it is about to be created), or an
+/// error when it is gone but its `-wal` or `-shm` is still there: the database was deleted
+/// or moved, and starting afresh would hide that.
+fn missing_sqlite_file(url: &str) -> Result<Option<PathBuf>, DbErr> {
+    use sea_orm::sqlx::{ConnectOptions as _, sqlite::SqliteConnectOptions};
+    let options =
+        SqliteConnectOptions::from_str(url).map_err(|err| DbErr::Custom(err.to_string()))?;
+    let in_memory = options
+        .to_url_lossy()
+        .query_pairs()
+        .any(|(key, value)| key == "mode" && value == "memory");
+    let path = options.get_filename();
+    if in_memory || path.exists() {
+        return Ok(None);
+    }
+    for suffix in ["-wal", "-shm"] {
+        let mut side = path.as_os_str().to_owned();
+        side.push(suffix);
+        if Path::new(&side).exists() {
+            return Err(DbErr::Custom(format!(
+                "the database file {} is missing but {} is there: the database was deleted or \
+                 moved. Restore it, or remove its -wal and -shm files to start with an empty one",
+                path.display(),
+                Path::new(&side).display()
+            )));
+        }
+    }
+    Ok(Some(path.to_path_buf()))
 }
 
 /// An arbitrary key for PostgreSQL's advisory lock that serialises migrations.
@@ -59,9 +111,13 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
 }
 
 /// Whether the error means the database could not be reached (the pool timed out, the
-/// connection broke, the server is shutting down), as opposed to a bad query.
+/// connection broke, the server is shutting down, SQLite's files failed), as opposed to a bad
+/// query.
 pub fn is_unavailable(err: &DbErr) -> bool {
     use sea_orm::{RuntimeErr, sqlx::Error};
+    if storage::failure(err).is_some() {
+        return true;
+    }
     match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
         DbErr::Exec(RuntimeErr::SqlxError(cause)) | DbErr::Query(RuntimeErr::SqlxError(cause)) => {

@@ -20,4 +20,5 @@ mod proxy;
 mod session_cache;
 mod smtp;
 mod spec;
+mod storage;
 mod users;
