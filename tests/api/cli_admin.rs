@@ -190,6 +190,26 @@ async fn create_admin_promotes_an_existing_user_and_keeps_their_password() {
 }
 
 #[tokio::test]
+async fn create_admin_finds_the_account_whatever_the_spelling_of_its_address() {
+    let db = Database::new().await;
+    let app = spawn_app_on(&db.url).await;
+    let x = app.new_user("X", "x@xn--bcher-kva.example").await;
+
+    let output = db
+        .create_admin("Ｘ@BÜCHER.example", "X", Some("a different password\n"))
+        .await;
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stdout).contains("promoted"),
+        "{}",
+        text(&output.stdout)
+    );
+    let list = app.get("/api/users", Some(&x.token)).await;
+    list.assert_status(200);
+    assert_eq!(list.body["meta"]["total"], 1, "promoted, not duplicated");
+}
+
+#[tokio::test]
 async fn create_admin_refuses_a_weak_password_with_exit_code_2() {
     let db = Database::new().await;
     let too_long = format!("{}\n", "x".repeat(73));

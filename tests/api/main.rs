@@ -11,6 +11,7 @@ mod hardening;
 mod helpers;
 mod instances;
 mod limits;
+mod normalisation;
 mod orders;
 mod outage;
 mod password_reset;
