@@ -3,7 +3,7 @@
 use std::{io::BufRead, process::ExitCode, time::Duration};
 
 use comptoir::{
-    config::Config,
+    config::{Config, DatabaseKind},
     db,
     domain::{Email, Name, Password},
     service::{
@@ -63,8 +63,18 @@ pub async fn run(config: &Config, email: &str, name: &str) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // No cache of its own, but on SQLite it must tell the servers' caches about a promotion.
+    // No cache of its own, but the servers' caches must have dropped a promoted user's
+    // sessions before it exits: on SQLite it bumps their shared counter, on PostgreSQL it waits
+    // for every server to confirm, as a server does after its own changes.
     let cache = match SessionCache::open(&db, Duration::ZERO).await {
+        Ok(cache) if config.database.kind == DatabaseKind::Postgres => {
+            cache
+                .confirm_changes(db.clone(), &config.database.url)
+                .await
+        }
+        opened => opened,
+    };
+    let cache = match cache {
         Ok(cache) => cache,
         Err(err) => {
             eprintln!("comptoir: {err:#}");

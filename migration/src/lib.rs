@@ -9,6 +9,7 @@ mod m20261122_000002_create_orders;
 mod m20261122_000003_create_password_reset_tokens;
 mod m20261122_000004_unique_lower_email;
 mod m20261123_000005_notify_session_changes;
+mod m20261201_000006_create_mail_throttle;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_create_password_reset_tokens::Migration),
             Box::new(m20261122_000004_unique_lower_email::Migration),
             Box::new(m20261123_000005_notify_session_changes::Migration),
+            Box::new(m20261201_000006_create_mail_throttle::Migration),
         ]
     }
 }

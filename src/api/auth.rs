@@ -28,10 +28,11 @@ pub struct RegisterRequest {
     #[oai(validator(
         min_length = 1,
         max_length = 255,
-        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+        pattern = r"^[^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u2028-\u202E\u2066-\u2069]*[^\s\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u2028-\u202E\u2066-\u2069][^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u2028-\u202E\u2066-\u2069]*$"
     ))]
     pub name: String,
-    /// Any case; stored trimmed and lower-cased.
+    /// Any case or Unicode form; stored trimmed, lower-cased, NFKC-normalised, with the
+    /// domain in IDNA's ASCII form (`xn--…`).
     #[oai(validator(max_length = 254))]
     pub email: EmailAddress,
     /// 8 characters or more, at most 72 bytes (bcrypt reads no more; longer ones are refused).

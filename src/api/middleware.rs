@@ -173,6 +173,9 @@ pub async fn observe<E: Endpoint>(
     );
     let started = Instant::now();
     let is_api = path.starts_with("/api/");
+    // The reset page's form does what `POST /api/reset-password` does: it spends the same
+    // per-address budget, and a refusal is the API's JSON 429, since only a script gets there.
+    let is_limited = is_api || (method == Method::POST && path == "/reset-password");
 
     let mut rate_limit = None;
     let uri_bytes = request
@@ -188,7 +191,7 @@ pub async fn observe<E: Endpoint>(
     } else if let Some(preflight) = cors_preflight(&request, origin.as_deref(), &policy.http) {
         preflight
     } else {
-        if is_api {
+        if is_limited {
             rate_limit = policy.limits.api(client).instrument(span.clone()).await;
         }
         // `/health` reports a broken storage itself.

@@ -146,3 +146,51 @@ fn operations(spec: &mut Value) -> impl Iterator<Item = &mut Map<String, Value>>
         .flat_map(|path| path.values_mut())
         .filter_map(Value::as_object_mut)
 }
+
+#[cfg(test)]
+mod tests {
+    use regex::Regex;
+
+    use super::*;
+    use crate::domain::text;
+
+    fn patterns(value: &Value, found: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(pattern)) = map.get("pattern") {
+                    found.push(pattern.clone());
+                }
+                map.values().for_each(|value| patterns(value, found));
+            }
+            Value::Array(values) => values.iter().for_each(|value| patterns(value, found)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_free_text_field_shows_the_domain_pattern() {
+        let mut found = Vec::new();
+        patterns(&document(), &mut found);
+        let free_text: Vec<&String> = found
+            .iter()
+            .filter(|pattern| pattern.contains(r"\x7F-\x9F"))
+            .collect();
+        assert!(!free_text.is_empty());
+        for pattern in free_text {
+            assert_eq!(pattern, text::PATTERN);
+        }
+    }
+
+    #[test]
+    fn the_pattern_refuses_exactly_what_the_domain_refuses() {
+        let pattern = Regex::new(text::PATTERN).unwrap();
+        for c in (0..=0x3_0000).filter_map(char::from_u32) {
+            assert_eq!(
+                pattern.is_match(&format!("a{c}")),
+                !text::is_refused(c),
+                "U+{:04X}",
+                u32::from(c)
+            );
+        }
+    }
+}

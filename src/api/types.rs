@@ -99,7 +99,7 @@ impl From<RoleName> for Role {
 pub struct UserResource {
     pub id: i64,
     pub name: String,
-    /// Trimmed and lower-cased; unique regardless of case.
+    /// Trimmed, lower-cased, NFKC-normalised, the domain in IDNA's ASCII form; unique.
     pub email: String,
     pub role: RoleName,
     #[oai(nullable)]

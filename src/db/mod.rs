@@ -1,6 +1,7 @@
 //! The database: connection, migrations, and the sea-orm entities the services query.
 
 pub mod entities;
+pub mod mail_throttle;
 pub mod storage;
 
 use std::{

@@ -4,9 +4,12 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
+use unicode_normalization::UnicodeNormalization;
+
+use super::text;
 use crate::config::Secret;
 
-/// A display name: trimmed, 1 to 255 characters, no control characters.
+/// A display name: trimmed, 1 to 255 characters, none of them [`text::is_refused`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Name(String);
 
@@ -19,7 +22,7 @@ impl Name {
         if name.chars().count() > 255 {
             return Err("The name field must not be greater than 255 characters.".into());
         }
-        if name.chars().any(char::is_control) {
+        if name.chars().any(text::is_refused) {
             return Err("The name field must not contain control characters.".into());
         }
         Ok(Self(name.to_owned()))
@@ -30,30 +33,50 @@ impl Name {
     }
 }
 
-/// An email address, trimmed and lower-cased so that comparisons ignore case.
+/// An email address in the one form it is compared and stored in, so that two spellings of
+/// one mailbox are one account: trimmed, NFKC-normalised (fullwidth `ａｄａ` is `ada`),
+/// lower-cased, and its domain in IDNA's ASCII form (`bücher.example` is
+/// `xn--bcher-kva.example`).
+///
+/// ASCII rather than Unicode for the domain because it is what SMTP takes without the
+/// SMTPUTF8 extension and what DNS resolves, so the stored address can be mailed as it is;
+/// and because every ASCII domain stored before normalisation existed is already in this
+/// form, so no stored row needs rewriting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, String> {
         const INVALID: &str = "The email field must be a valid email address.";
-        let email = raw.trim().to_lowercase();
+        // Lower-casing can leave text that NFKC maps further (and NFKC can leave capitals,
+        // as from `ℌ`): normalise on both sides so that parsing the result changes nothing.
+        let email: String = raw
+            .trim()
+            .nfkc()
+            .collect::<String>()
+            .to_lowercase()
+            .nfkc()
+            .collect();
         if email.is_empty() {
             return Err("The email field is required.".into());
-        }
-        if email.len() > 254 {
-            return Err("The email field must not be greater than 254 characters.".into());
         }
         let Some((local, domain)) = email.rsplit_once('@') else {
             return Err(INVALID.into());
         };
+        let Ok(domain) = idna::domain_to_ascii(domain) else {
+            return Err(INVALID.into());
+        };
+        let email = format!("{local}@{domain}");
+        if email.len() > 254 {
+            return Err("The email field must not be greater than 254 characters.".into());
+        }
         let domain_ok = domain.split('.').count() >= 2
             && domain.split('.').all(|label| {
                 !label.is_empty()
                     && label.len() <= 63
                     && !label.starts_with('-')
                     && !label.ends_with('-')
-                    && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
             });
         let local_ok = !local.is_empty()
             && local.len() <= 64
@@ -73,6 +96,12 @@ impl Email {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl From<Email> for String {
+    fn from(email: Email) -> Self {
+        email.0
     }
 }
 
@@ -168,6 +197,77 @@ mod tests {
             Email::parse("  Ada@Example.COM ").unwrap().as_str(),
             "ada@example.com"
         );
+    }
+
+    #[test]
+    fn compatibility_forms_of_an_address_are_one_address() {
+        for raw in [
+            "ａｄａ@example.com",
+            "ＡＤＡ@ＥＸＡＭＰＬＥ.ＣＯＭ",
+            "ada@example\u{3002}com",
+        ] {
+            assert_eq!(
+                Email::parse(raw).unwrap().as_str(),
+                "ada@example.com",
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_international_domain_is_kept_in_its_ascii_form() {
+        for raw in [
+            "x@bücher.example",
+            "x@BÜCHER.example",
+            "x@xn--bcher-kva.example",
+        ] {
+            assert_eq!(
+                Email::parse(raw).unwrap().as_str(),
+                "x@xn--bcher-kva.example",
+                "{raw}"
+            );
+        }
+        // The local part keeps its letters: only its owner's server may say what they mean.
+        assert_eq!(
+            Email::parse("Zoë@Example.com").unwrap().as_str(),
+            "zoë@example.com"
+        );
+    }
+
+    #[test]
+    fn parsing_a_parsed_address_changes_nothing() {
+        for raw in [
+            "ada@example.com",
+            "ＡＤＡ@bücher.example",
+            "\u{210C}ans@example.com",
+            "ﬁle@example.com",
+        ] {
+            let once = Email::parse(raw).unwrap();
+            assert_eq!(Email::parse(once.as_str()).unwrap(), once, "{raw}");
+        }
+    }
+
+    #[test]
+    fn invalid_international_domains_are_refused() {
+        for raw in [
+            "x@xn--a.example",
+            "x@b\u{fffd}cher.example",
+            "x@exa_mple.example",
+        ] {
+            assert!(Email::parse(raw).is_err(), "{raw}");
+        }
+    }
+
+    #[test]
+    fn names_with_direction_controls_or_separators_are_refused() {
+        for raw in [
+            "Ada\u{202E}ecalevol",
+            "Ada\u{2028}Lovelace",
+            "\u{2066}Ada\u{2069}",
+        ] {
+            assert!(Name::parse(raw).is_err(), "{raw:?}");
+        }
+        assert!(Name::parse("Ada Lovelace").is_ok());
     }
 
     #[test]

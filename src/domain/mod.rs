@@ -3,6 +3,7 @@
 pub mod account;
 pub mod listing;
 pub mod order;
+pub mod text;
 
 use std::collections::BTreeMap;
 

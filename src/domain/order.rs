@@ -5,7 +5,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use super::FieldErrors;
+use super::{FieldErrors, text};
 
 pub const MAX_ITEMS: usize = 100;
 pub const MAX_QUANTITY: i64 = 10_000;
@@ -149,7 +149,7 @@ impl Items {
             let product = input.product.trim().to_owned();
             if product.is_empty() {
                 errors.add(field("product"), "The product field is required.");
-            } else if product.chars().any(char::is_control) {
+            } else if product.chars().any(text::is_refused) {
                 errors.add(
                     field("product"),
                     "The product field must not contain control characters.",
@@ -318,6 +318,19 @@ mod tests {
             .into_map();
         let fields: Vec<&String> = errors.keys().collect();
         assert_eq!(fields, ["items.1.quantity", "items.1.unit_price_cents"]);
+    }
+
+    #[test]
+    fn product_names_with_direction_controls_or_separators_are_refused() {
+        let named = |product: &str| ItemInput {
+            product: product.into(),
+            ..item(1, 1)
+        };
+        let errors = Items::parse(vec![named("Tea\u{202E}aet"), named("Tea\u{2028}Tea")])
+            .unwrap_err()
+            .into_map();
+        let fields: Vec<&String> = errors.keys().collect();
+        assert_eq!(fields, ["items.0.product", "items.1.product"]);
     }
 
     #[test]

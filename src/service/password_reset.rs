@@ -6,8 +6,8 @@ use anyhow::Context;
 use chrono::TimeDelta;
 use lettre::message::Mailbox;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, TransactionTrait, sea_query::Expr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    TransactionTrait, sea_query::Expr,
 };
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
@@ -21,7 +21,10 @@ use super::{
 };
 use crate::{
     config::MailSettings,
-    db::entities::{password_reset_tokens, users},
+    db::{
+        entities::{password_reset_tokens, users},
+        mail_throttle,
+    },
     domain::{Email, Password},
     mail::{
         Mailer,
@@ -35,7 +38,7 @@ pub const LINK_SENT: &str =
 pub const PASSWORD_RESET: &str = "Your password has been reset. Log in with your new password.";
 pub const INVALID_TOKEN: &str = "This password reset token is invalid.";
 
-/// At most one mail per address in this window, whatever the number of requests.
+/// At most one reset mail per account in this window, whatever the number of requests.
 const ONE_MAIL_PER: TimeDelta = TimeDelta::seconds(60);
 
 #[derive(Clone)]
@@ -91,12 +94,8 @@ impl PasswordResets {
             return Ok(());
         };
         let issued_at = now();
-        let recent = password_reset_tokens::Entity::find()
-            .filter(password_reset_tokens::Column::UserId.eq(user.id))
-            .filter(password_reset_tokens::Column::CreatedAt.gt(issued_at - ONE_MAIL_PER))
-            .count(&self.db)
-            .await?;
-        if recent > 0 {
+        let key = format!("password-reset:{}", user.id);
+        if !mail_throttle::claim(&self.db, &key, issued_at, ONE_MAIL_PER).await? {
             tracing::info!(
                 user_id = user.id,
                 "a reset link was sent less than a minute ago; not sending another"

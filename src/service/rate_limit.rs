@@ -14,6 +14,7 @@ use std::{
 
 use crate::{
     config::{Limit, RateLimitSettings},
+    domain::Email,
     redis::{Redis, Reply},
 };
 
@@ -262,8 +263,11 @@ impl RateLimits {
     }
 }
 
+/// Keyed by the address in its normal form, so that spelling it another way (`ａｄａ@…`)
+/// does not buy more guesses.
 fn login_key(email: &str, client: IpAddr) -> String {
-    format!("login:{}|{client}", email.trim().to_lowercase())
+    let email = Email::parse(email).map_or_else(|_| email.trim().to_lowercase(), String::from);
+    format!("login:{email}|{client}")
 }
 
 #[cfg(test)]
@@ -300,6 +304,15 @@ mod tests {
         assert!(limiter.hit("other", limit).await.allowed);
         tokio::time::sleep(Duration::from_millis(250)).await;
         assert!(limiter.hit("k", limit).await.allowed);
+    }
+
+    #[test]
+    fn every_spelling_of_an_address_counts_as_one_for_logins() {
+        let client = IpAddr::from([192, 0, 2, 1]);
+        assert_eq!(
+            login_key("ＡＤＡ@bücher.example", client),
+            login_key("ada@xn--bcher-kva.example", client)
+        );
     }
 
     #[tokio::test]

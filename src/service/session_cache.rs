@@ -13,7 +13,7 @@
 //!   only once every listening connection has replied `ack:<nonce>` from that connection:
 //!   notifications arrive in commit order, so by then each instance has dropped its entries.
 //!   While an instance's listener is not connected, it caches nothing and answers nothing
-//!   from memory;
+//!   from memory. `create-admin` waits for the same confirmations before it exits;
 //! - on SQLite, every process that changes a user or a session (servers sharing the file, and
 //!   `create-admin`) bumps a counter kept in a file beside the database, `<database>-sessions`.
 //!   Every lookup reads it (one `pread`), and a new value empties the cache.
@@ -47,8 +47,12 @@ use crate::{config::Secret, domain::User};
 /// The PostgreSQL channel the `comptoir_notify_session_change` trigger announces user ids on.
 const CHANNEL: &str = "comptoir_sessions";
 
-/// How the listening connections show in `pg_stat_activity`, where they are counted.
+/// How the servers' listening connections show in `pg_stat_activity`, where they are counted.
 const LISTENER_NAME: &str = "comptoir session listener";
+
+/// How a command-line tool's listening connection shows there: not counted, since it caches
+/// nothing and only listens for the confirmations of its own changes.
+const TOOL_LISTENER_NAME: &str = "comptoir tool listener";
 
 /// How long a change waits for the other instances to confirm it, before answering anyway.
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(1);
@@ -231,7 +235,7 @@ impl SessionCache {
             let mut retry = Duration::from_millis(100);
             let mut reported = false;
             loop {
-                match subscribe(database_url.expose()).await {
+                match subscribe(database_url.expose(), LISTENER_NAME).await {
                     Ok(mut listener) => {
                         if let Some(entries) = &entries {
                             entries.set_trusted(true);
@@ -260,6 +264,32 @@ impl SessionCache {
             }
         });
         self
+    }
+
+    /// PostgreSQL, in a command-line tool (`create-admin`): its changes, like a server's, are
+    /// confirmed by every listening server before [`SessionCache::changed`] returns, so that
+    /// the next request after the tool exits cannot be answered from a stale cache. It listens
+    /// for the confirmations from the start, and fails here, before any change, if it cannot.
+    pub async fn confirm_changes(
+        mut self,
+        db: DatabaseConnection,
+        database_url: &Secret<String>,
+    ) -> anyhow::Result<Self> {
+        let mut listener = subscribe(database_url.expose(), TOOL_LISTENER_NAME).await?;
+        let peers = Arc::new(Peers {
+            db,
+            waiting: Mutex::new(HashMap::new()),
+        });
+        self.peers = Some(peers.clone());
+        tokio::spawn(async move {
+            // It also acks the servers' `sync` messages: they do not wait for it, and ignore that.
+            let cause = peers.follow(&mut listener, None).await;
+            tracing::warn!(
+                error = cause,
+                "session cache: stopped listening for confirmations"
+            );
+        });
+        Ok(self)
     }
 }
 
@@ -414,10 +444,8 @@ impl Entries {
     }
 }
 
-async fn subscribe(url: &str) -> Result<PgListener, sea_orm::sqlx::Error> {
-    let options = url
-        .parse::<PgConnectOptions>()?
-        .application_name(LISTENER_NAME);
+async fn subscribe(url: &str, name: &str) -> Result<PgListener, sea_orm::sqlx::Error> {
+    let options = url.parse::<PgConnectOptions>()?.application_name(name);
     let pool = PgPoolOptions::new()
         .max_connections(1)
         .max_lifetime(None)

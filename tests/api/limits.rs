@@ -128,6 +128,32 @@ async fn registrations_and_reset_requests_are_limited_per_address() {
 }
 
 #[tokio::test]
+async fn the_reset_page_form_counts_against_the_same_limit_as_the_reset_api() {
+    let app = spawn_app_with(&[("RATE_LIMIT_API", "3/60")]).await;
+    let form = [
+        ("token", "not-a-token"),
+        ("email", "ada@example.com"),
+        ("password", "new-password"),
+        ("password_confirmation", "new-password"),
+    ];
+    let submit = || app.send(app.request(Method::POST, "/reset-password").form(&form));
+    for _ in 0..2 {
+        assert_eq!(submit().await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    app.post(
+        "/api/reset-password",
+        None,
+        json!({"token": "not-a-token", "email": "ada@example.com", "password": "new-password", "password_confirmation": "new-password"}),
+    )
+    .await
+    .assert_error(422, "validation_failed");
+    assert_limited(&submit().await, 3);
+    // Showing the page is not a guess at a token.
+    let page = app.get("/reset-password?token=x&email=ada%40example.com", None);
+    assert_eq!(page.await.status, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn every_api_request_counts_against_the_address_limit_and_says_what_is_left() {
     let app = spawn_app_with(&[("RATE_LIMIT_API", "3/60")]).await;
     for remaining in ["2", "1", "0"] {

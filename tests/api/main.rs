@@ -13,6 +13,7 @@ mod hardening;
 mod helpers;
 mod instances;
 mod limits;
+mod normalisation;
 mod orders;
 mod outage;
 mod password_reset;
