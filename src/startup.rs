@@ -92,7 +92,7 @@ impl Application {
         tracing::info!(address = %self.address, "serving; Swagger UI at http://{}/docs", self.address);
         http_server::serve(
             self.acceptor,
-            api::app(self.state, self.http),
+            api::app(self.state, &self.http),
             self.limits,
             shutdown,
             SHUTDOWN_DRAIN,

@@ -6,7 +6,7 @@ use super::{
     ApiTags, AppState,
     body::JsonBody,
     error::{ApiError, Failure, status::*},
-    middleware::ClientAddress,
+    layers::ClientAddress,
     security::BearerAuth,
     types::{EmailAddress, MessageResponse, UserResource},
 };

@@ -61,7 +61,7 @@ pub struct ApiError {
 /// What a 503 says in `Retry-After` when nothing better is known.
 const RETRY_UNAVAILABLE_SECS: u64 = 5;
 
-/// Carried by a response whose request found SQLite's files failing, so that the middleware
+/// Carried by a response whose request found SQLite's files failing, so that the storage layer
 /// breaks the storage for every later request.
 #[derive(Debug, Clone)]
 pub struct StorageFailure(pub String);

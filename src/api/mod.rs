@@ -1,11 +1,11 @@
 //! The HTTP surface: poem-openapi operations (one file per tag), the documents that describe
-//! them, and the middleware around them.
+//! them, and the layers around them.
 
 mod auth;
 mod body;
 mod error;
 mod health;
-mod middleware;
+mod layers;
 mod orders;
 mod pages;
 mod security;
@@ -112,9 +112,9 @@ fn to_docs() -> Redirect {
     Redirect::see_other("/docs")
 }
 
-/// Every route of the service, wrapped in the middleware that gives each request an id, a log
-/// line and JSON errors.
-pub fn app(state: AppState, http: HttpSettings) -> impl Endpoint {
+/// Every route of the service, wrapped in the layers that give each request an id, a log line,
+/// its limits and JSON errors.
+pub fn app(state: AppState, http: &HttpSettings) -> impl Endpoint + use<> {
     let api = openapi();
     let document = spec::document();
     let json = as_json(&document);
@@ -142,12 +142,15 @@ pub fn app(state: AppState, http: HttpSettings) -> impl Endpoint {
         "/reset-password".to_owned(),
         vec!["GET".to_owned(), "POST".to_owned()],
     ));
-    let policy = Arc::new(middleware::Policy {
-        routes: middleware::Routes::new(routes),
-        limits: state.limits.clone(),
-        storage: state.storage.clone(),
-        http,
+    let routes = Arc::new(layers::Routes::new(routes));
+    let request_policy = Arc::new(layers::request::RequestPolicy {
+        routes: routes.clone(),
+        trusted_proxies: http.trusted_proxies.clone(),
     });
+    let cors_origins = Arc::new(http.cors_origins.clone());
+    let limits = state.limits.clone();
+    let storage = state.storage.clone();
+    let request_timeout = http.request_timeout;
 
     let docs_csp = pages::content_security_policy(&docs);
     // Mounted twice without stripping, so that its paths stay exactly as the spec says and
@@ -185,6 +188,13 @@ pub fn app(state: AppState, http: HttpSettings) -> impl Endpoint {
         .nest_no_strip("/api", api.clone())
         .nest_no_strip("/health", api)
         .data(state)
-        .around(move |endpoint, request| middleware::observe(endpoint, request, policy.clone()))
+        // The layers, innermost first: see `layers` for what each does and why this order.
+        .around(move |next, request| layers::timeout::layer(next, request, request_timeout))
+        .around(move |next, request| layers::json_errors::layer(next, request, routes.clone()))
+        .around(move |next, request| layers::storage::layer(next, request, storage.clone()))
+        .around(move |next, request| layers::rate_limit::layer(next, request, limits.clone()))
+        .around(layers::size_limits::layer)
+        .around(move |next, request| layers::cors::layer(next, request, cors_origins.clone()))
+        .around(move |next, request| layers::request::layer(next, request, request_policy.clone()))
         .map_to_response()
 }

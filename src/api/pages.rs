@@ -11,7 +11,7 @@ use poem::{
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::{AppState, middleware::ClientAddress};
+use super::{AppState, layers::ClientAddress};
 use crate::{
     domain::{FieldErrors, Password},
     mail::templates::escape_html,

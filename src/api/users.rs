@@ -13,7 +13,7 @@ use super::{
     ApiTags, AppState,
     body::JsonBody,
     error::{ApiError, Failure, status::*},
-    middleware::ClientAddress,
+    layers::ClientAddress,
     security::BearerAuth,
     types::{
         EmailAddress, PageMetaResource, RoleName, UserResource, default_page, default_per_page,
