@@ -116,7 +116,7 @@ fn form(token: &str, email: &str, errors: &FieldErrors) -> String {
         r#"<h1>Choose a new password</h1>
 {summary}<form method="post" action="/reset-password">
 <input type="hidden" name="token" value="{token}">
-<input type="hidden" name="email" value="{email}">
+<input type="hidden" name="email" value="{email}" autocomplete="username">
 <p>For <strong>{email}</strong>. At least 8 characters; every session of this account will be signed out.</p>
 <p><label for="password">New password</label><br>
 <input id="password" name="password" type="password" autocomplete="new-password" minlength="8" required{password_invalid}></p>

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use lettre::{
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
-    message::{Mailbox, MultiPart},
+    message::{Body, Mailbox, MultiPart, SinglePart, header::ContentTransferEncoding},
 };
 
 use crate::config::MailSettings;
@@ -55,16 +55,52 @@ impl Mailer {
             );
             return Ok(());
         };
-        let message = Message::builder()
-            .from(self.from.clone())
-            .to(mail.to)
-            .subject(mail.subject)
-            .multipart(MultiPart::alternative_plain_html(mail.text, mail.html))
-            .context("building the mail")?;
-        transport
-            .send(message)
-            .await
-            .context("sending the mail over SMTP")?;
+        let readable = message(&self.from, &mail, readable_as_sent(mail.text.clone()))?;
+        match transport.send(readable).await {
+            // The server takes only 7-bit mail (no 8BITMIME): lettre refused before sending
+            // anything, so send it again in the encoding lettre picks.
+            Err(err) if err.is_client() => {
+                let encoded = message(&self.from, &mail, Body::new(mail.text.clone()))?;
+                transport.send(encoded).await
+            }
+            sent => sent,
+        }
+        .context("sending the mail over SMTP")?;
         Ok(())
     }
+}
+
+fn message(from: &Mailbox, mail: &Mail, text: Body) -> anyhow::Result<Message> {
+    Message::builder()
+        .from(from.clone())
+        .to(mail.to.clone())
+        .subject(mail.subject.clone())
+        .multipart(
+            MultiPart::alternative()
+                .singlepart(SinglePart::plain(text))
+                .singlepart(SinglePart::html(mail.html.clone())),
+        )
+        .context("building the mail")
+}
+
+/// The text part as it is, in 7 or 8 bits, so that a link stays one unbroken line that a
+/// reader of the raw mail can copy: lettre would choose quoted-printable or base64 for a line
+/// over 76 characters, cutting the link and writing its `=` as `=3D`. SMTP allows 998 bytes a
+/// line; a text with longer lines, or a NUL, gets lettre's own choice. 8 bits need the
+/// server's 8BITMIME, which every common server offers; `send` falls back without it.
+fn readable_as_sent(text: String) -> Body {
+    const MAX_LINE_BYTES: usize = 998;
+    let text = text.replace("\r\n", "\n").replace('\n', "\r\n");
+    let fits = text
+        .split("\r\n")
+        .all(|line| line.len() <= MAX_LINE_BYTES && !line.contains(['\r', '\0']));
+    if !fits {
+        return Body::new(text);
+    }
+    let encoding = if text.is_ascii() {
+        ContentTransferEncoding::SevenBit
+    } else {
+        ContentTransferEncoding::EightBit
+    };
+    Body::dangerous_pre_encoded(text.into_bytes(), encoding)
 }

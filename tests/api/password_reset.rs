@@ -490,3 +490,45 @@ async fn without_smtp_the_mail_and_its_link_go_to_the_log() {
     }
     panic!("the mail was not logged");
 }
+
+#[tokio::test]
+async fn the_mailed_link_is_one_unbroken_line_of_the_raw_mail() {
+    let sink = SmtpSink::start().await;
+    let app = app_with_mail(&sink, &[]).await;
+    let email = unique_email("copier");
+    app.register("Zoë", &email, "old-password").await;
+    assert_eq!(forgot(&app, &email).await.status, StatusCode::OK);
+    let mail = sink.wait_for(1).await.remove(0);
+    let link = mail.link();
+    assert!(
+        mail.raw.lines().any(|line| line.trim() == link),
+        "a reader of the raw text part can copy the link as it is:\n{}",
+        mail.raw
+    );
+    let page = app
+        .client
+        .get(format!("{}{}", app.address, path_of(&link)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(r#"name="email" value=""#) && page.contains(r#"autocomplete="username""#),
+        "password managers learn which account the new password is for: {page}"
+    );
+}
+
+#[tokio::test]
+async fn a_server_without_8bitmime_still_gets_the_mail() {
+    let sink = SmtpSink::start_seven_bit().await;
+    let app = app_with_mail(&sink, &[]).await;
+    let email = unique_email("old-server");
+    app.register("Zoë", &email, "old-password").await;
+    assert_eq!(forgot(&app, &email).await.status, StatusCode::OK);
+    let mail = sink.wait_for(1).await.remove(0);
+    assert!(mail.raw.is_ascii(), "7-bit only: {}", mail.raw);
+    assert!(mail.part("text/plain").unwrap().contains("Hello Zoë"));
+    assert!(mail.link().contains("/reset-password?token="));
+}

@@ -90,14 +90,24 @@ pub struct SmtpSink {
 }
 
 impl SmtpSink {
+    /// A server that takes 8-bit mail (8BITMIME), as every common one does.
     pub async fn start() -> Self {
+        Self::start_with(true).await
+    }
+
+    /// An old-fashioned server that takes 7-bit mail only.
+    pub async fn start_seven_bit() -> Self {
+        Self::start_with(false).await
+    }
+
+    async fn start_with(eight_bit: bool) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let mails = Arc::new(Mutex::new(Vec::new()));
         let store = mails.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve(stream, store.clone()));
+                tokio::spawn(serve(stream, store.clone(), eight_bit));
             }
         });
         Self { port, mails }
@@ -125,7 +135,11 @@ impl SmtpSink {
     }
 }
 
-async fn serve(stream: tokio::net::TcpStream, mails: Arc<Mutex<Vec<ReceivedMail>>>) {
+async fn serve(
+    stream: tokio::net::TcpStream,
+    mails: Arc<Mutex<Vec<ReceivedMail>>>,
+    eight_bit: bool,
+) {
     let (reader, mut writer) = stream.into_split();
     let mut lines = BufReader::new(reader).lines();
     let mut recipients = Vec::new();
@@ -134,7 +148,9 @@ async fn serve(stream: tokio::net::TcpStream, mails: Arc<Mutex<Vec<ReceivedMail>
     }
     while let Ok(Some(line)) = lines.next_line().await {
         let command = line.to_uppercase();
-        let reply: &[u8] = if command.starts_with("EHLO") || command.starts_with("HELO") {
+        let reply: &[u8] = if command.starts_with("EHLO") && eight_bit {
+            b"250-sink\r\n250 8BITMIME\r\n"
+        } else if command.starts_with("EHLO") || command.starts_with("HELO") {
             b"250 sink\r\n"
         } else if command.starts_with("RCPT TO:") {
             recipients.push(line[8..].trim().trim_matches(['<', '>']).to_owned());
