@@ -5,7 +5,6 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod mail;
-pub mod redis;
 pub mod service;
 pub mod startup;
 pub mod telemetry;
