@@ -1,7 +1,7 @@
 //! Rate limits: each trips at its number and frees up after its window; Redis makes one limit
 //! of many instances; `X-Forwarded-For` counts only from a trusted proxy.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -293,6 +293,82 @@ async fn when_redis_accepts_but_never_answers_concurrent_requests_are_answered_f
     remaining.sort_unstable();
     // Each request was counted once, here.
     assert_eq!(remaining, (60..100).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn after_redis_stalled_the_counters_go_back_to_redis_once_it_answers() {
+    let Ok(redis) = std::env::var("TEST_REDIS_URL") else {
+        eprintln!("skipped: runs with TEST_REDIS_URL=redis://127.0.0.1:6379 (CI sets it)");
+        return;
+    };
+    let proxy = StallingProxy::start(&redis).await;
+    let prefix = redis_prefix();
+    let settings = |url| {
+        [
+            ("RATE_LIMIT_LOGIN", "3/60"),
+            ("REDIS_URL", url),
+            ("REDIS_PREFIX", prefix.as_str()),
+        ]
+    };
+    let a = spawn_app_with(&settings(&proxy.url)).await;
+    let b = a.sibling_with(&settings(&redis)).await;
+    let email = unique_email("stalled");
+    a.register("Ada", &email, "password-1").await;
+    let wrong_login = async |app: &TestApp| {
+        app.login(&email, "wrong")
+            .await
+            .assert_error(422, "validation_failed");
+    };
+    wrong_login(&a).await; // 1 in Redis
+
+    // Redis stops answering on the connection `a` holds, which stays open (half-open).
+    proxy.stalled.send_replace(true);
+    wrong_login(&a).await; // 1 in `a` alone
+    proxy.stalled.send_replace(false);
+    tokio::time::sleep(Duration::from_millis(5200)).await;
+
+    // New connections get through: after its pause, `a` counts in Redis again, on a new one.
+    wrong_login(&a).await; // 2 in Redis
+    wrong_login(&b).await; // 3 in Redis
+    assert_limited(&a.login(&email, "wrong").await, 3);
+}
+
+/// Between an app and Redis: forwards, until stalled; then holds every connection, open and
+/// unanswered, the ones already there for good.
+struct StallingProxy {
+    url: String,
+    stalled: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl StallingProxy {
+    async fn start(redis_url: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("redis://{}", listener.local_addr().unwrap());
+        let target = redis_url.strip_prefix("redis://").unwrap().to_owned();
+        let stalled = Arc::new(tokio::sync::watch::Sender::new(false));
+        let watched = stalled.clone();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let target = target.clone();
+                let mut stall = watched.subscribe();
+                tokio::spawn(async move {
+                    let stalled_already = *stall.borrow_and_update();
+                    if stalled_already {
+                        return std::future::pending().await;
+                    }
+                    let mut server = tokio::net::TcpStream::connect(target).await.unwrap();
+                    let stalled_now = tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => false,
+                        _ = stall.wait_for(|stalled| *stalled) => true,
+                    };
+                    if stalled_now {
+                        std::future::pending::<()>().await;
+                    }
+                });
+            }
+        });
+        Self { url, stalled }
+    }
 }
 
 #[tokio::test]
