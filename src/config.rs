@@ -328,11 +328,11 @@ fn rate_limit_settings(
 ) -> Result<RateLimitSettings, ConfigError> {
     let redis_url = get("REDIS_URL").map(|url| url.trim().to_owned());
     if let Some(url) = &redis_url
-        && !url.starts_with("redis://")
+        && !(url.starts_with("redis://") || url.starts_with("rediss://"))
     {
         return Err(invalid(
             "REDIS_URL",
-            "must be a redis:// URL, e.g. redis://127.0.0.1:6379",
+            "must be a redis:// (or, for TLS, rediss://) URL, e.g. redis://127.0.0.1:6379",
         ));
     }
     Ok(RateLimitSettings {
@@ -508,6 +508,20 @@ mod tests {
             let err = config(&[(variable, value)]).unwrap_err();
             assert_eq!(err.variable, variable);
             assert!(err.to_string().starts_with(variable), "{err}");
+        }
+    }
+
+    #[test]
+    fn redis_urls_may_ask_for_tls() {
+        for url in [
+            "redis://127.0.0.1:6379",
+            "rediss://user:p%40ss@cache.internal/2",
+        ] {
+            let config = config(&[("REDIS_URL", url)]).unwrap();
+            assert_eq!(
+                config.rate_limits.redis_url.map(|url| url.expose().clone()),
+                Some(url.to_owned())
+            );
         }
     }
 

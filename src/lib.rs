@@ -6,7 +6,6 @@ pub mod db;
 pub mod domain;
 pub mod http_server;
 pub mod mail;
-pub mod redis;
 pub mod service;
 pub mod startup;
 pub mod telemetry;

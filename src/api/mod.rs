@@ -16,7 +16,9 @@ mod users;
 use std::sync::Arc;
 
 use poem::{
-    Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Route, get, handler,
+    EndpointExt, IntoEndpoint, IntoResponse, Route,
+    endpoint::BoxEndpoint,
+    get, handler,
     web::{Html, Redirect},
 };
 use poem_openapi::{LicenseObject, OpenApiService, Tags};
@@ -114,7 +116,7 @@ fn to_docs() -> Redirect {
 
 /// Every route of the service, wrapped in the layers that give each request an id, a log line,
 /// its limits and JSON errors.
-pub fn app(state: AppState, http: &HttpSettings) -> impl Endpoint + use<> {
+pub fn app(state: AppState, http: &HttpSettings) -> BoxEndpoint<'static> {
     let api = openapi();
     let document = spec::document();
     let json = as_json(&document);
@@ -197,4 +199,7 @@ pub fn app(state: AppState, http: &HttpSettings) -> impl Endpoint + use<> {
         .around(move |next, request| layers::cors::layer(next, request, cors_origins.clone()))
         .around(move |next, request| layers::request::layer(next, request, request_policy.clone()))
         .map_to_response()
+        // One type for the server to hold: seven layers of `Around` nest deeper than the
+        // compiler likes to lay out inside the connection loop's futures.
+        .boxed()
 }

@@ -55,7 +55,7 @@ impl Mailer {
             );
             return Ok(());
         };
-        let readable = message(&self.from, &mail, readable_as_sent(mail.text.clone()))?;
+        let readable = message(&self.from, &mail, readable_as_sent(&mail.text))?;
         match transport.send(readable).await {
             // The server takes only 7-bit mail (no 8BITMIME): lettre refused before sending
             // anything, so send it again in the encoding lettre picks.
@@ -88,7 +88,7 @@ fn message(from: &Mailbox, mail: &Mail, text: Body) -> anyhow::Result<Message> {
 /// over 76 characters, cutting the link and writing its `=` as `=3D`. SMTP allows 998 bytes a
 /// line; a text with longer lines, or a NUL, gets lettre's own choice. 8 bits need the
 /// server's 8BITMIME, which every common server offers; `send` falls back without it.
-fn readable_as_sent(text: String) -> Body {
+fn readable_as_sent(text: &str) -> Body {
     const MAX_LINE_BYTES: usize = 998;
     let text = text.replace("\r\n", "\n").replace('\n', "\r\n");
     let fits = text

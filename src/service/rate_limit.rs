@@ -12,16 +12,24 @@ use std::{
     time::{Duration, Instant},
 };
 
+use redis::{
+    Client, RedisResult, Script,
+    aio::{ConnectionManager, ConnectionManagerConfig},
+};
+
 use crate::{
     config::{Limit, RateLimitSettings},
     domain::Email,
-    redis::{Redis, Reply},
 };
 
 /// Counts a hit and, on its first, starts the window; answers the count and the time left.
 const HIT: &str = "local count = redis.call('INCR', KEYS[1]) \
     if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end \
     return {count, redis.call('PTTL', KEYS[1])}";
+
+/// The most one Redis call may take, opening the connection included: a request waits no
+/// longer than this for its counter, whatever Redis does.
+const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
 
 /// How long to keep to local counters after Redis failed, before trying it again.
 const REDIS_PAUSE: Duration = Duration::from_secs(5);
@@ -59,7 +67,7 @@ struct Window {
 
 struct Counters {
     local: Mutex<HashMap<String, Window>>,
-    redis: Option<Redis>,
+    redis: Option<SharedCounters>,
     prefix: String,
     redis_paused_until: Mutex<Option<Instant>>,
 }
@@ -71,10 +79,12 @@ pub struct RateLimiter(Arc<Counters>);
 impl RateLimiter {
     pub fn new(settings: &RateLimitSettings) -> anyhow::Result<Self> {
         let redis = match &settings.redis_url {
-            Some(url) => Some(
-                Redis::from_url(url.expose(), Duration::from_millis(250))
-                    .map_err(|problem| anyhow::anyhow!("REDIS_URL: {problem}"))?,
-            ),
+            Some(url) => Some(SharedCounters {
+                client: Client::open(url.expose().as_str())
+                    .map_err(|err| anyhow::anyhow!("REDIS_URL: {err}"))?,
+                connection: Mutex::default(),
+                hit: Script::new(HIT),
+            }),
             None => None,
         };
         Ok(Self(Arc::new(Counters {
@@ -87,27 +97,14 @@ impl RateLimiter {
 
     pub async fn hit(&self, key: &str, limit: Limit) -> Decision {
         if let Some(redis) = self.redis() {
-            let window_ms = limit.window.as_millis().to_string();
             let key = format!("{}:{key}", self.0.prefix);
-            match redis
-                .command(&[
-                    b"EVAL",
-                    HIT.as_bytes(),
-                    b"1",
-                    key.as_bytes(),
-                    window_ms.as_bytes(),
-                ])
-                .await
-            {
-                Ok(Reply::Array(values)) => {
-                    if let [Reply::Integer(count), Reply::Integer(ttl_ms)] = values[..] {
-                        let reset = Duration::from_millis(u64::try_from(ttl_ms).unwrap_or(0));
-                        return Decision::new(u64::try_from(count).unwrap_or(0), limit, reset);
-                    }
-                    self.pause_redis("an unexpected reply");
+            let window_ms = u64::try_from(limit.window.as_millis()).unwrap_or(u64::MAX);
+            match redis.hit(&key, window_ms).await {
+                Ok((count, ttl_ms)) => {
+                    let reset = Duration::from_millis(u64::try_from(ttl_ms).unwrap_or(0));
+                    return Decision::new(u64::try_from(count).unwrap_or(0), limit, reset);
                 }
-                Ok(_) => self.pause_redis("an unexpected reply"),
-                Err(err) => self.pause_redis(&err.to_string()),
+                Err(problem) => self.pause_redis(&problem),
             }
         }
         self.hit_locally(key, limit)
@@ -117,8 +114,8 @@ impl RateLimiter {
     pub async fn clear(&self, key: &str) {
         if let Some(redis) = self.redis() {
             let key = format!("{}:{key}", self.0.prefix);
-            if let Err(err) = redis.command(&[b"DEL", key.as_bytes()]).await {
-                self.pause_redis(&err.to_string());
+            if let Err(problem) = redis.delete(&key).await {
+                self.pause_redis(&problem);
             }
         }
         self.0
@@ -149,7 +146,7 @@ impl RateLimiter {
     }
 
     /// Redis, unless it failed a moment ago.
-    fn redis(&self) -> Option<&Redis> {
+    fn redis(&self) -> Option<&SharedCounters> {
         let redis = self.0.redis.as_ref()?;
         let mut paused = self
             .0
@@ -168,6 +165,9 @@ impl RateLimiter {
     }
 
     fn pause_redis(&self, problem: &str) {
+        if let Some(redis) = &self.0.redis {
+            redis.drop_connection();
+        }
         let mut paused = self
             .0
             .redis_paused_until
@@ -180,6 +180,69 @@ impl RateLimiter {
             );
         }
         *paused = Some(Instant::now() + REDIS_PAUSE);
+    }
+}
+
+/// The counters in Redis, over one multiplexed connection that the manager opens on first use
+/// (so that start-up never waits for Redis) and opens again when it drops.
+struct SharedCounters {
+    client: Client,
+    /// `None` until the first call, and again after a failure.
+    connection: Mutex<Option<ConnectionManager>>,
+    hit: Script,
+}
+
+impl SharedCounters {
+    /// Runs [`HIT`]: the count and the milliseconds left in the window.
+    async fn hit(&self, key: &str, window_ms: u64) -> Result<(i64, i64), String> {
+        let mut connection = self.connection()?;
+        bounded(
+            self.hit
+                .key(key)
+                .arg(window_ms)
+                .invoke_async(&mut connection),
+        )
+        .await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), String> {
+        let mut connection = self.connection()?;
+        bounded(redis::cmd("DEL").arg(key).exec_async(&mut connection)).await
+    }
+
+    /// The manager, made (without connecting) if there is none.
+    fn connection(&self) -> Result<ConnectionManager, String> {
+        let mut slot = self
+            .connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(manager) = slot.as_ref() {
+            return Ok(manager.clone());
+        }
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(REDIS_TIMEOUT))
+            .set_response_timeout(Some(REDIS_TIMEOUT));
+        let manager = ConnectionManager::new_lazy_with_config(self.client.clone(), config)
+            .map_err(|err| err.to_string())?;
+        Ok(slot.insert(manager).clone())
+    }
+
+    /// After a failure, the next try starts on a new connection, as the manager would not
+    /// replace one that merely stopped answering (half-open) or whose login was refused.
+    fn drop_connection(&self) {
+        self.connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+    }
+}
+
+/// Bounds a Redis call, waiting for its connection included, by [`REDIS_TIMEOUT`].
+async fn bounded<T>(call: impl Future<Output = RedisResult<T>>) -> Result<T, String> {
+    match tokio::time::timeout(REDIS_TIMEOUT, call).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) => Err(err.to_string()),
+        Err(_) => Err("Redis did not answer in time".to_owned()),
     }
 }
 

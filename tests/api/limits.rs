@@ -1,7 +1,7 @@
 //! Rate limits: each trips at its number and frees up after its window; Redis makes one limit
 //! of many instances; `X-Forwarded-For` counts only from a trusted proxy.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -174,11 +174,28 @@ async fn two_instances_sharing_redis_enforce_one_limit() {
         eprintln!("skipped: runs with TEST_REDIS_URL=redis://127.0.0.1:6379 (CI sets it)");
         return;
     };
+    assert_one_login_limit_across_two_instances(&redis, &redis_prefix()).await;
+}
+
+#[tokio::test]
+async fn an_acl_user_with_a_percent_encoded_password_reaches_the_shared_counters() {
+    let Ok(admin_url) = std::env::var("TEST_REDIS_URL") else {
+        eprintln!("skipped: runs with TEST_REDIS_URL=redis://127.0.0.1:6379 (CI sets it)");
+        return;
+    };
     let prefix = redis_prefix();
+    let user = AclUser::create(&admin_url, &prefix, "p@ss:w/rd%?#");
+    // The password as a URL carries it: percent-encoded.
+    let url = user.url("p%40ss%3Aw%2Frd%25%3F%23");
+    assert_one_login_limit_across_two_instances(&url, &prefix).await;
+}
+
+/// Three wrong logins, spread over two instances, use up one limit of three.
+async fn assert_one_login_limit_across_two_instances(redis_url: &str, prefix: &str) {
     let settings = [
         ("RATE_LIMIT_LOGIN", "3/60"),
-        ("REDIS_URL", redis.as_str()),
-        ("REDIS_PREFIX", prefix.as_str()),
+        ("REDIS_URL", redis_url),
+        ("REDIS_PREFIX", prefix),
     ];
     let a = spawn_app_with(&settings).await;
     let b = a.sibling_with(&settings).await;
@@ -196,6 +213,53 @@ async fn two_instances_sharing_redis_enforce_one_limit() {
         .assert_error(422, "validation_failed");
     assert_limited(&b.login(&email, "wrong").await, 3);
     assert_limited(&a.login(&email, "wrong").await, 3);
+}
+
+/// A Redis ACL user that may touch only the keys under one prefix, deleted when dropped.
+struct AclUser {
+    admin_url: String,
+    name: String,
+}
+
+impl AclUser {
+    fn create(admin_url: &str, prefix: &str, password: &str) -> Self {
+        let user = Self {
+            admin_url: admin_url.to_owned(),
+            name: prefix.to_owned(),
+        };
+        let mut admin = user.admin();
+        redis::cmd("ACL")
+            .arg(&["SETUSER", &user.name, "on", &format!(">{password}")])
+            .arg(&[&format!("~{prefix}:*"), "+@all"])
+            .exec(&mut admin)
+            .unwrap();
+        user
+    }
+
+    /// The admin URL with this user and `encoded_password` in place of any credentials.
+    fn url(&self, encoded_password: &str) -> String {
+        let rest = self.admin_url.strip_prefix("redis://").unwrap();
+        let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+        format!("redis://{}:{encoded_password}@{host}", self.name)
+    }
+
+    fn admin(&self) -> redis::Connection {
+        redis::Client::open(self.admin_url.as_str())
+            .unwrap()
+            .get_connection()
+            .unwrap()
+    }
+}
+
+impl Drop for AclUser {
+    fn drop(&mut self) {
+        let deleted = redis::cmd("ACL")
+            .arg(&["DELUSER", &self.name])
+            .exec(&mut self.admin());
+        if let Err(err) = deleted {
+            eprintln!("could not delete the Redis user {}: {err}", self.name);
+        }
+    }
 }
 
 #[tokio::test]
@@ -217,6 +281,147 @@ async fn with_redis_unreachable_the_service_answers_and_limits_locally() {
         .assert_error(422, "validation_failed");
     assert_limited(&app.login(&email, "wrong").await, 2);
     assert!(captured_logs().contains("Redis is unreachable: rate limits fall back"));
+}
+
+#[tokio::test]
+async fn when_redis_accepts_but_never_answers_concurrent_requests_are_answered_from_local_counters()
+{
+    // A Redis that takes every connection and says nothing.
+    let stalled = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let redis = format!("redis://{}", stalled.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = stalled.accept().await {
+            held.push(socket);
+        }
+    });
+    // Start-up does not wait for it either.
+    let app = spawn_app_with(&[("RATE_LIMIT_API", "100/60"), ("REDIS_URL", redis.as_str())]).await;
+
+    let requests = (0..40).map(|_| app.get("/api/user", None));
+    let replies = tokio::time::timeout(
+        Duration::from_secs(3),
+        futures_util::future::join_all(requests),
+    )
+    .await
+    .expect("every request is answered although Redis stalls");
+    let mut remaining: Vec<u32> = replies
+        .iter()
+        .map(|reply| {
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+            reply
+                .header("ratelimit-remaining")
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    remaining.sort_unstable();
+    // Each request was counted once, here.
+    assert_eq!(remaining, (60..100).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn after_redis_stalled_the_counters_go_back_to_redis_once_it_answers() {
+    let Ok(redis) = std::env::var("TEST_REDIS_URL") else {
+        eprintln!("skipped: runs with TEST_REDIS_URL=redis://127.0.0.1:6379 (CI sets it)");
+        return;
+    };
+    let proxy = StallingProxy::start(&redis).await;
+    let prefix = redis_prefix();
+    let settings = |url| {
+        [
+            ("RATE_LIMIT_LOGIN", "3/60"),
+            ("REDIS_URL", url),
+            ("REDIS_PREFIX", prefix.as_str()),
+        ]
+    };
+    let a = spawn_app_with(&settings(&proxy.url)).await;
+    let b = a.sibling_with(&settings(&redis)).await;
+    let email = unique_email("stalled");
+    a.register("Ada", &email, "password-1").await;
+    let wrong_login = async |app: &TestApp| {
+        app.login(&email, "wrong")
+            .await
+            .assert_error(422, "validation_failed");
+    };
+    wrong_login(&a).await; // 1 in Redis
+
+    // Redis stops answering on the connection `a` holds, which stays open (half-open).
+    proxy.stalled.send_replace(true);
+    wrong_login(&a).await; // 1 in `a` alone
+    proxy.stalled.send_replace(false);
+    tokio::time::sleep(Duration::from_millis(5200)).await;
+
+    // New connections get through: after its pause, `a` counts in Redis again, on a new one.
+    wrong_login(&a).await; // 2 in Redis
+    wrong_login(&b).await; // 3 in Redis
+    assert_limited(&a.login(&email, "wrong").await, 3);
+}
+
+/// Between an app and Redis: forwards, until stalled; then holds every connection, open and
+/// unanswered, the ones already there for good.
+struct StallingProxy {
+    url: String,
+    stalled: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl StallingProxy {
+    async fn start(redis_url: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("redis://{}", listener.local_addr().unwrap());
+        let target = redis_url.strip_prefix("redis://").unwrap().to_owned();
+        let stalled = Arc::new(tokio::sync::watch::Sender::new(false));
+        let watched = stalled.clone();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let target = target.clone();
+                let mut stall = watched.subscribe();
+                tokio::spawn(async move {
+                    let stalled_already = *stall.borrow_and_update();
+                    if stalled_already {
+                        return std::future::pending().await;
+                    }
+                    let mut server = tokio::net::TcpStream::connect(target).await.unwrap();
+                    let stalled_now = tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => false,
+                        _ = stall.wait_for(|stalled| *stalled) => true,
+                    };
+                    if stalled_now {
+                        std::future::pending::<()>().await;
+                    }
+                });
+            }
+        });
+        Self { url, stalled }
+    }
+}
+
+#[tokio::test]
+async fn a_rediss_url_speaks_tls_to_redis() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let redis = format!("rediss://{}", listener.local_addr().unwrap());
+    let (first_bytes, received) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut bytes = [0; 3];
+        tokio::io::AsyncReadExt::read_exact(&mut socket, &mut bytes)
+            .await
+            .unwrap();
+        first_bytes.send(bytes).unwrap();
+    });
+    let app = spawn_app_with(&[("RATE_LIMIT_API", "5/60"), ("REDIS_URL", redis.as_str())]).await;
+
+    let reply = app.get("/api/user", None).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(reply.header("ratelimit-remaining"), Some("4"));
+    let bytes = tokio::time::timeout(Duration::from_secs(2), received)
+        .await
+        .unwrap()
+        .unwrap();
+    // A TLS record of type handshake (a ClientHello), not a RESP command.
+    assert_eq!(bytes[0], 0x16, "first bytes: {bytes:?}");
+    assert_eq!(bytes[1], 0x03, "first bytes: {bytes:?}");
 }
 
 #[tokio::test]
