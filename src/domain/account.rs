@@ -9,6 +9,16 @@ use unicode_normalization::UnicodeNormalization;
 use super::text;
 use crate::config::Secret;
 
+pub const MAX_NAME_CHARS: usize = 255;
+/// RFC 5321's limit on a forward path.
+pub const MAX_EMAIL_BYTES: usize = 254;
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// All that bcrypt reads: a longer password is refused, never cut.
+pub const MAX_PASSWORD_BYTES: usize = 72;
+/// A password being checked (login, `current_password`) may be any length up to this: a longer
+/// one is refused before bcrypt sees it.
+pub const MAX_CHECKED_PASSWORD_CHARS: usize = 1024;
+
 /// A display name: trimmed, 1 to 255 characters, none of them [`text::is_refused`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Name(String);
@@ -19,8 +29,10 @@ impl Name {
         if name.is_empty() {
             return Err("The name field is required.".into());
         }
-        if name.chars().count() > 255 {
-            return Err("The name field must not be greater than 255 characters.".into());
+        if name.chars().count() > MAX_NAME_CHARS {
+            return Err(format!(
+                "The name field must not be greater than {MAX_NAME_CHARS} characters."
+            ));
         }
         if name.chars().any(text::is_refused) {
             return Err("The name field must not contain control characters.".into());
@@ -67,8 +79,10 @@ impl Email {
             return Err(INVALID.into());
         };
         let email = format!("{local}@{domain}");
-        if email.len() > 254 {
-            return Err("The email field must not be greater than 254 characters.".into());
+        if email.len() > MAX_EMAIL_BYTES {
+            return Err(format!(
+                "The email field must not be greater than {MAX_EMAIL_BYTES} characters."
+            ));
         }
         let domain_ok = domain.split('.').count() >= 2
             && domain.split('.').all(|label| {
@@ -118,11 +132,15 @@ pub struct Password(Secret<String>);
 
 impl Password {
     pub fn parse(raw: String) -> Result<Self, String> {
-        if raw.chars().count() < 8 {
-            return Err("The password field must be at least 8 characters.".into());
+        if raw.chars().count() < MIN_PASSWORD_CHARS {
+            return Err(format!(
+                "The password field must be at least {MIN_PASSWORD_CHARS} characters."
+            ));
         }
-        if raw.len() > 72 {
-            return Err("The password field must not be greater than 72 bytes.".into());
+        if raw.len() > MAX_PASSWORD_BYTES {
+            return Err(format!(
+                "The password field must not be greater than {MAX_PASSWORD_BYTES} bytes."
+            ));
         }
         Ok(Self(Secret::new(raw)))
     }
