@@ -2,11 +2,15 @@
 
 use std::time::Duration;
 
-use sea_orm::DbErr;
-
 use super::rate_limit::Decision;
 
-use crate::domain::FieldErrors;
+use crate::{
+    db::{self, DbErr},
+    domain::FieldErrors,
+};
+
+/// The answer when the email of a new or changed account belongs to another one.
+pub const EMAIL_TAKEN: &str = "The email has already been taken.";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -40,10 +44,19 @@ impl ServiceError {
 
 impl From<DbErr> for ServiceError {
     fn from(err: DbErr) -> Self {
-        if crate::db::is_unavailable(&err) {
+        if db::is_unavailable(&err) {
             Self::Unavailable(err)
         } else {
             Self::Unexpected(anyhow::Error::new(err).context("database query failed"))
+        }
+    }
+}
+
+impl From<db::users::WriteError> for ServiceError {
+    fn from(err: db::users::WriteError) -> Self {
+        match err {
+            db::users::WriteError::EmailTaken => Self::invalid("email", EMAIL_TAKEN),
+            db::users::WriteError::Database(err) => err.into(),
         }
     }
 }
