@@ -17,9 +17,9 @@ use tracing::{Instrument, field::Empty};
 use super::error::{ApiError, StorageFailure, set_rate_limit_headers};
 use crate::{
     config::{HttpSettings, TrustedProxy},
-    db::storage::Storage,
     domain::FieldErrors,
     service::{
+        health::Storage,
         password_hasher::Claimant,
         rate_limit::{Decision, RateLimits},
     },

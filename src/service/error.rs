@@ -32,6 +32,14 @@ pub enum ServiceError {
     Busy { retry_after: Duration },
     #[error("the database is unavailable")]
     Unavailable(#[source] DbErr),
+    /// SQLite failed on its files (`problem` says how): the database must not be touched again
+    /// by this process.
+    #[error("the database's storage failed: {problem}")]
+    StorageFailed {
+        problem: String,
+        #[source]
+        cause: DbErr,
+    },
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -44,7 +52,12 @@ impl ServiceError {
 
 impl From<DbErr> for ServiceError {
     fn from(err: DbErr) -> Self {
-        if db::is_unavailable(&err) {
+        if let Some(problem) = db::storage::failure(&err) {
+            Self::StorageFailed {
+                problem,
+                cause: err,
+            }
+        } else if db::is_unavailable(&err) {
             Self::Unavailable(err)
         } else {
             Self::Unexpected(anyhow::Error::new(err).context("database query failed"))
