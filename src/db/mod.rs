@@ -26,10 +26,10 @@ use sea_orm::{
 
 use crate::config::{DatabaseKind, DatabaseSettings};
 
-pub use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr};
+pub use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 
 /// Starts a transaction; it rolls back when dropped without `commit`.
-pub async fn begin(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+pub async fn begin(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, DbErr> {
     db.begin().await
 }
 

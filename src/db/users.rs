@@ -85,10 +85,6 @@ pub enum Deletion {
     HasOrders,
 }
 
-pub async fn find_by_id(conn: &impl ConnectionTrait, id: i64) -> Result<Option<User>, DbErr> {
-    Ok(Entity::find_by_id(id).one(conn).await?.map(user_from_row))
-}
-
 pub async fn find_by_email(
     conn: &impl ConnectionTrait,
     email: &Email,
