@@ -14,9 +14,15 @@ use crate::{
     http_server::{self, ConnectionLimits},
     mail::Mailer,
     service::{
-        accounts::Accounts, orders::Orders, password_hasher::PasswordHasher,
-        password_reset::PasswordResets, rate_limit::RateLimits, session_cache::SessionCache,
-        sessions::Sessions, users::Users,
+        accounts::Accounts,
+        health::{Health, Storage},
+        orders::Orders,
+        password_hasher::PasswordHasher,
+        password_reset::PasswordResets,
+        rate_limit::RateLimits,
+        session_cache::SessionCache,
+        sessions::Sessions,
+        users::Users,
     },
 };
 
@@ -163,6 +169,9 @@ async fn build_state(config: &Config, db: DatabaseConnection) -> anyhow::Result<
     let accounts = Accounts::new(db.clone(), hasher.clone(), sessions.clone());
     let mailer = Mailer::new(&config.mail)?;
     let limits = RateLimits::new(&config.rate_limits)?;
+    let storage = Storage::watch(&db)
+        .await
+        .context("watching the database files")?;
     Ok(AppState {
         limits: limits.clone(),
         password_resets: PasswordResets::new(
@@ -174,10 +183,8 @@ async fn build_state(config: &Config, db: DatabaseConnection) -> anyhow::Result<
         ),
         users: Users::new(db.clone(), hasher, sessions.clone(), limits),
         orders: Orders::new(db.clone()),
-        storage: db::storage::Storage::watch(&db)
-            .await
-            .context("watching the database files")?,
-        db,
+        health: Health::new(db, storage.clone()),
+        storage,
         sessions,
         accounts,
     })

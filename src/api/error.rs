@@ -252,12 +252,13 @@ impl From<ServiceError> for ApiError {
             ServiceError::Busy { retry_after } => Self::busy(retry_after),
             ServiceError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "database unavailable");
-                match crate::db::storage::failure(&cause) {
-                    Some(problem) => Self {
-                        storage_failure: Some(problem),
-                        ..Self::storage_unavailable()
-                    },
-                    None => Self::unavailable(),
+                Self::unavailable()
+            }
+            ServiceError::StorageFailed { problem, cause } => {
+                tracing::warn!(error = %cause, "database unavailable");
+                Self {
+                    storage_failure: Some(problem),
+                    ..Self::storage_unavailable()
                 }
             }
             ServiceError::Unexpected(cause) => {

@@ -1,11 +1,10 @@
 //! The `health` tag: whether this instance can serve, for load balancers and people.
 
-use std::time::Duration;
-
 use poem::web::Data;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, payload::Json};
 
 use super::{ApiTags, AppState};
+use crate::service::health::DatabaseHealth;
 
 pub struct HealthApi;
 
@@ -40,25 +39,21 @@ impl HealthApi {
     /// Checks the database's files (SQLite) and pings the database. Needs no token.
     #[oai(path = "/health", method = "get", operation_id = "health_view")]
     async fn health(&self, state: Data<&AppState>) -> HealthResponse {
-        // A broken storage is never pinged: its files may crash the process when touched.
-        let reachable = state.storage.check().is_ok()
-            && tokio::time::timeout(Duration::from_secs(2), state.db.ping())
-                .await
-                .is_ok_and(|ping| ping.is_ok());
-        if reachable {
-            HealthResponse::Ok(Json(Health {
+        match state.health.database().await {
+            DatabaseHealth::Ok => HealthResponse::Ok(Json(Health {
                 status: ComponentStatus::Ok,
                 database: ComponentStatus::Ok,
-            }))
-        } else {
-            tracing::warn!(
-                storage = state.storage.reason(),
-                "health check: database unavailable"
-            );
-            HealthResponse::Unavailable(Json(Health {
-                status: ComponentStatus::Unavailable,
-                database: ComponentStatus::Unavailable,
-            }))
+            })),
+            DatabaseHealth::Unavailable { storage } => {
+                tracing::warn!(
+                    storage = storage.as_deref(),
+                    "health check: database unavailable"
+                );
+                HealthResponse::Unavailable(Json(Health {
+                    status: ComponentStatus::Unavailable,
+                    database: ComponentStatus::Unavailable,
+                }))
+            }
         }
     }
 }

@@ -22,14 +22,17 @@ use poem::{
     web::{Html, Redirect},
 };
 use poem_openapi::{LicenseObject, OpenApiService, Tags};
-use sea_orm::DatabaseConnection;
 
 use crate::{
     config::HttpSettings,
-    db::storage::Storage,
     service::{
-        accounts::Accounts, orders::Orders, password_reset::PasswordResets, rate_limit::RateLimits,
-        sessions::Sessions, users::Users,
+        accounts::Accounts,
+        health::{Health, Storage},
+        orders::Orders,
+        password_reset::PasswordResets,
+        rate_limit::RateLimits,
+        sessions::Sessions,
+        users::Users,
     },
 };
 pub use error::ErrorBody;
@@ -37,7 +40,7 @@ pub use error::ErrorBody;
 /// What the handlers share.
 #[derive(Clone)]
 pub struct AppState {
-    pub db: DatabaseConnection,
+    pub health: Health,
     /// SQLite's files, checked before any request reaches the database.
     pub storage: Storage,
     pub sessions: Sessions,

@@ -1,8 +1,16 @@
-//! The database: connection, migrations, and the sea-orm entities the services query.
+//! The database: connection, migrations, the sea-orm entities, and one module of queries per
+//! table, which take and give back domain types.
+//!
+//! Every query takes a `&impl ConnectionTrait`: the pool (`&DatabaseConnection`) or a
+//! transaction from [`begin`], so that a service decides what happens atomically by passing
+//! one transaction to several of them and calling `commit` on it.
 
 pub mod entities;
 pub mod mail_throttle;
+pub mod reset_tokens;
+pub mod sessions;
 pub mod storage;
+pub mod users;
 
 use std::{
     path::{Path, PathBuf},
@@ -12,12 +20,18 @@ use std::{
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, EntityTrait,
-    Order, PaginatorTrait, QueryOrder, QuerySelect, Select, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
+    ConnectOptions, Database, DbBackend, EntityTrait, Order, PaginatorTrait, QueryOrder,
+    QuerySelect, Select, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 use crate::config::{DatabaseKind, DatabaseSettings};
+
+pub use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
+
+/// Starts a transaction; it rolls back when dropped without `commit`.
+pub async fn begin(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+    db.begin().await
+}
 
 /// Opens the pool. SQLite gets WAL (readers never wait for the writer), foreign keys and a busy
 /// timeout so that concurrent writers queue instead of failing.

@@ -1,21 +1,15 @@
 //! Registration, login and logout.
 
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, IntoActiveModel, QueryFilter, SqlErr, TransactionTrait,
-};
-
 use super::{
     ServiceError, now,
     password_hasher::{Claimant, PasswordHasher},
     sessions::{IssuedToken, Sessions},
 };
 use crate::{
-    db::entities::users,
+    db::{self, DatabaseConnection, users},
     domain::{Email, FieldErrors, Name, Password, Role, User},
 };
 
-pub const EMAIL_TAKEN: &str = "The email has already been taken.";
 const BAD_CREDENTIALS: &str = "These credentials do not match our records.";
 
 /// A registration that passed validation.
@@ -76,20 +70,23 @@ impl Accounts {
     ) -> Result<(User, IssuedToken), ServiceError> {
         let claimant = claimant.clone().account(account.email.as_str());
         let password_hash = self.hasher.hash(&claimant, &account.password).await?;
-        let txn = self.db.begin().await?;
-        let row = insert_user(
+        let txn = db::begin(&self.db).await?;
+        let user = users::insert(
             &txn,
-            &account.name,
-            &account.email,
-            password_hash,
-            Role::User,
+            users::NewUser {
+                name: &account.name,
+                email: &account.email,
+                password_hash,
+                role: Role::User,
+            },
+            now(),
         )
         .await?;
-        let token = self.sessions.issue(&txn, row.id).await?;
+        let token = self.sessions.issue(&txn, user.id).await?;
         txn.commit().await?;
-        tracing::Span::current().record("user_id", row.id);
-        tracing::info!(user_id = row.id, "account registered");
-        Ok((user_from_row(row), token))
+        tracing::Span::current().record("user_id", user.id);
+        tracing::info!(user_id = user.id, "account registered");
+        Ok((user, token))
     }
 
     /// Checks the credentials and opens a session. An unknown email and a wrong password get
@@ -103,23 +100,20 @@ impl Accounts {
     ) -> Result<(User, IssuedToken), ServiceError> {
         let email =
             Email::parse(email).map_err(|message| ServiceError::invalid("email", message))?;
-        let row = users::Entity::find()
-            .filter(users::Column::Email.eq(email.as_str()))
-            .one(&self.db)
-            .await?;
+        let found = users::credentials_by_email(&self.db, &email).await?;
         let matches = self
             .hasher
             .verify(
                 &claimant.clone().account(email.as_str()),
                 password,
-                row.as_ref().map(|row| row.password_hash.as_str()),
+                found.as_ref().map(|found| found.password_hash.as_str()),
             )
             .await?;
-        let Some(row) = row.filter(|_| matches) else {
+        let Some(users::Credentials { user, .. }) = found.filter(|_| matches) else {
             return Err(ServiceError::invalid("email", BAD_CREDENTIALS));
         };
-        let token = self.sessions.issue(&self.db, row.id).await?;
-        Ok((user_from_row(row), token))
+        let token = self.sessions.issue(&self.db, user.id).await?;
+        Ok((user, token))
     }
 }
 
@@ -141,69 +135,26 @@ impl Accounts {
         email: Email,
         password: Password,
     ) -> Result<(User, AdminOutcome), ServiceError> {
-        let existing = users::Entity::find()
-            .filter(users::Column::Email.eq(email.as_str()))
-            .one(&self.db)
-            .await?;
-        if let Some(row) = existing {
-            if row.role == Role::Admin.as_str() {
-                return Ok((user_from_row(row), AdminOutcome::AlreadyAdmin));
+        if let Some(user) = users::find_by_email(&self.db, &email).await? {
+            if user.role == Role::Admin {
+                return Ok((user, AdminOutcome::AlreadyAdmin));
             }
-            let mut active = row.into_active_model();
-            active.role = Set(Role::Admin.as_str().to_owned());
-            active.updated_at = Set(now());
-            let row = active.update(&self.db).await?;
-            self.sessions.changed(row.id).await;
-            return Ok((user_from_row(row), AdminOutcome::Promoted));
+            let changes = users::Changes {
+                role: Some(Role::Admin),
+                ..users::Changes::default()
+            };
+            let user = users::update(&self.db, user.id, changes, now()).await?;
+            self.sessions.changed(user.id).await;
+            return Ok((user, AdminOutcome::Promoted));
         }
         let password_hash = self.hasher.hash(&Claimant::default(), &password).await?;
-        let row = insert_user(&self.db, &name, &email, password_hash, Role::Admin).await?;
-        Ok((user_from_row(row), AdminOutcome::Created))
-    }
-}
-
-/// Creates an account row; an email already taken is a 422 on `email`.
-pub async fn insert_user(
-    conn: &impl ConnectionTrait,
-    name: &Name,
-    email: &Email,
-    password_hash: String,
-    role: Role,
-) -> Result<users::Model, ServiceError> {
-    let created = now();
-    users::ActiveModel {
-        name: Set(name.as_str().to_owned()),
-        email: Set(email.as_str().to_owned()),
-        password_hash: Set(password_hash),
-        role: Set(role.as_str().to_owned()),
-        email_verified_at: Set(None),
-        created_at: Set(created),
-        updated_at: Set(created),
-        ..Default::default()
-    }
-    .insert(conn)
-    .await
-    .map_err(email_conflict)
-}
-
-/// A unique-index violation on `users.email` is the client's mistake, not a crash.
-pub fn email_conflict(err: sea_orm::DbErr) -> ServiceError {
-    if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
-        ServiceError::invalid("email", EMAIL_TAKEN)
-    } else {
-        err.into()
-    }
-}
-
-pub fn user_from_row(row: users::Model) -> User {
-    User {
-        id: row.id,
-        name: row.name,
-        email: row.email,
-        // An unexpected value grants the least privilege.
-        role: Role::parse(&row.role).unwrap_or(Role::User),
-        email_verified_at: row.email_verified_at,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
+        let new = users::NewUser {
+            name: &name,
+            email: &email,
+            password_hash,
+            role: Role::Admin,
+        };
+        let user = users::insert(&self.db, new, now()).await?;
+        Ok((user, AdminOutcome::Created))
     }
 }

@@ -2,11 +2,15 @@
 
 use std::time::Duration;
 
-use sea_orm::DbErr;
-
 use super::rate_limit::Decision;
 
-use crate::domain::FieldErrors;
+use crate::{
+    db::{self, DbErr},
+    domain::FieldErrors,
+};
+
+/// The answer when the email of a new or changed account belongs to another one.
+pub const EMAIL_TAKEN: &str = "The email has already been taken.";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -28,6 +32,14 @@ pub enum ServiceError {
     Busy { retry_after: Duration },
     #[error("the database is unavailable")]
     Unavailable(#[source] DbErr),
+    /// SQLite failed on its files (`problem` says how): the database must not be touched again
+    /// by this process.
+    #[error("the database's storage failed: {problem}")]
+    StorageFailed {
+        problem: String,
+        #[source]
+        cause: DbErr,
+    },
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -40,10 +52,24 @@ impl ServiceError {
 
 impl From<DbErr> for ServiceError {
     fn from(err: DbErr) -> Self {
-        if crate::db::is_unavailable(&err) {
+        if let Some(problem) = db::storage::failure(&err) {
+            Self::StorageFailed {
+                problem,
+                cause: err,
+            }
+        } else if db::is_unavailable(&err) {
             Self::Unavailable(err)
         } else {
             Self::Unexpected(anyhow::Error::new(err).context("database query failed"))
+        }
+    }
+}
+
+impl From<db::users::WriteError> for ServiceError {
+    fn from(err: db::users::WriteError) -> Self {
+        match err {
+            db::users::WriteError::EmailTaken => Self::invalid("email", EMAIL_TAKEN),
+            db::users::WriteError::Database(err) => err.into(),
         }
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod error;
+pub mod health;
 pub mod orders;
 pub mod password_hasher;
 pub mod password_reset;

@@ -5,10 +5,6 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::TimeDelta;
 use lettre::message::Mailbox;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    TransactionTrait, sea_query::Expr,
-};
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
@@ -21,11 +17,8 @@ use super::{
 };
 use crate::{
     config::MailSettings,
-    db::{
-        entities::{password_reset_tokens, users},
-        mail_throttle,
-    },
-    domain::{Email, Password},
+    db::{self, DatabaseConnection, mail_throttle, reset_tokens, users},
+    domain::{Email, Password, User},
     mail::{
         Mailer,
         templates::{PASSWORD_CHANGED, RESET_PASSWORD},
@@ -85,11 +78,7 @@ impl PasswordResets {
     }
 
     async fn send_link(&self, email: &Email) -> anyhow::Result<()> {
-        let Some(user) = users::Entity::find()
-            .filter(users::Column::Email.eq(email.as_str()))
-            .one(&self.db)
-            .await?
-        else {
+        let Some(user) = users::find_by_email(&self.db, email).await? else {
             tracing::info!("password reset asked for an address without an account");
             return Ok(());
         };
@@ -104,22 +93,11 @@ impl PasswordResets {
         }
 
         let token = random_hex(32);
-        let txn = self.db.begin().await?;
+        let expires_at = expiry(self.ttl)?;
+        let txn = db::begin(&self.db).await?;
         // A new link makes every earlier one useless.
-        password_reset_tokens::Entity::delete_many()
-            .filter(password_reset_tokens::Column::UserId.eq(user.id))
-            .exec(&txn)
-            .await?;
-        password_reset_tokens::ActiveModel {
-            user_id: Set(user.id),
-            token_hash: Set(hash_token(&token)),
-            created_at: Set(issued_at),
-            expires_at: Set(expiry(self.ttl)?),
-            used_at: Set(None),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
+        reset_tokens::delete_for_user(&txn, user.id).await?;
+        reset_tokens::issue(&txn, user.id, hash_token(&token), issued_at, expires_at).await?;
         txn.commit().await?;
 
         let link = format!(
@@ -153,14 +131,9 @@ impl PasswordResets {
         let invalid = || ServiceError::invalid("token", INVALID_TOKEN);
         let email =
             Email::parse(email).map_err(|message| ServiceError::invalid("email", message))?;
-        let found = password_reset_tokens::Entity::find()
-            .find_also_related(users::Entity)
-            .filter(password_reset_tokens::Column::TokenHash.eq(hash_token(token)))
-            .filter(password_reset_tokens::Column::UsedAt.is_null())
-            .filter(password_reset_tokens::Column::ExpiresAt.gt(now()))
-            .one(&self.db)
-            .await?;
-        let Some((row, Some(user))) = found else {
+        let Some(reset_tokens::ValidToken { id, user }) =
+            reset_tokens::find_valid(&self.db, &hash_token(token), now()).await?
+        else {
             return Err(invalid());
         };
         if user.email != email.as_str() {
@@ -171,24 +144,14 @@ impl PasswordResets {
             .hash(&claimant.clone().account(&user.email), &password)
             .await?;
 
-        let txn = self.db.begin().await?;
+        let at = now();
+        let txn = db::begin(&self.db).await?;
         // Only one of two racing resets can use the token.
-        let claimed = password_reset_tokens::Entity::update_many()
-            .col_expr(password_reset_tokens::Column::UsedAt, Expr::value(now()))
-            .filter(password_reset_tokens::Column::Id.eq(row.id))
-            .filter(password_reset_tokens::Column::UsedAt.is_null())
-            .exec(&txn)
-            .await?;
-        if claimed.rows_affected == 0 {
+        if !reset_tokens::claim(&txn, id, at).await? {
             return Err(invalid());
         }
-        users::Entity::update_many()
-            .col_expr(users::Column::PasswordHash, Expr::value(password_hash))
-            .col_expr(users::Column::UpdatedAt, Expr::value(now()))
-            .filter(users::Column::Id.eq(user.id))
-            .exec(&txn)
-            .await?;
-        Sessions::revoke_all(&txn, user.id, None).await?;
+        users::set_password_hash(&txn, user.id, password_hash, at).await?;
+        db::sessions::revoke_all_but(&txn, user.id, None, at).await?;
         txn.commit().await?;
         self.sessions.changed(user.id).await;
         tracing::info!(user_id = user.id, "password reset; every session revoked");
@@ -218,7 +181,7 @@ fn hash_token(token: &str) -> String {
     to_hex(&Sha256::digest(token.as_bytes()))
 }
 
-fn mailbox(user: &users::Model) -> anyhow::Result<Mailbox> {
+fn mailbox(user: &User) -> anyhow::Result<Mailbox> {
     let address = user
         .email
         .parse()

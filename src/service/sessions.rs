@@ -6,24 +6,21 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::DateTime;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, JoinType, QueryFilter, QuerySelect, RelationTrait, sea_query::Expr,
-};
 use serde::{Deserialize, Serialize};
 
 use sha2::{Digest, Sha256};
 
 use super::{
-    ServiceError,
-    accounts::user_from_row,
-    expiry, now, random_hex,
+    ServiceError, expiry, now, random_hex,
     session_cache::{Lookup, SessionCache},
     to_hex,
 };
 use crate::{
     config::{Secret, TokenSettings},
-    db::entities::{sessions, users},
+    db::{
+        ConnectionTrait, DatabaseConnection,
+        sessions::{self, NewSession},
+    },
     domain::User,
 };
 
@@ -101,7 +98,8 @@ impl Sessions {
         }
     }
 
-    /// Records a session for `user_id` on `conn` (which may be a transaction) and signs its token.
+    /// Records a session for `user_id` on `conn` (the pool, or a transaction of the caller's)
+    /// and signs its token.
     pub async fn issue(
         &self,
         conn: &impl ConnectionTrait,
@@ -110,15 +108,13 @@ impl Sessions {
         let issued_at = now();
         let expires_at = expiry(self.ttl)?;
         let jti = random_hex(16);
-        sessions::ActiveModel {
-            jti: Set(jti.clone()),
-            user_id: Set(user_id),
-            issued_at: Set(issued_at),
-            expires_at: Set(expires_at),
-            ..Default::default()
-        }
-        .insert(conn)
-        .await?;
+        let session = NewSession {
+            jti: &jti,
+            user_id,
+            issued_at,
+            expires_at,
+        };
+        sessions::insert(conn, session).await?;
         let claims = Claims {
             sub: user_id.to_string(),
             jti,
@@ -164,16 +160,9 @@ impl Sessions {
             }
             Lookup::Miss(ticket) => ticket,
         };
-        let row = users::Entity::find()
-            .join(JoinType::InnerJoin, users::Relation::Sessions.def())
-            .filter(sessions::Column::Jti.eq(&claims.jti))
-            .filter(sessions::Column::UserId.eq(user_id))
-            .filter(sessions::Column::RevokedAt.is_null())
-            .filter(sessions::Column::ExpiresAt.gt(now()))
-            .one(&self.db)
+        let user = sessions::live_user(&self.db, &claims.jti, user_id, now())
             .await?
             .ok_or(ServiceError::Unauthenticated)?;
-        let user = user_from_row(row);
         // The row's `expires_at` is the token's `exp`: both come from one whole-second `expiry`.
         if let (Some(ticket), Some(expires_at)) = (ticket, DateTime::from_timestamp(claims.exp, 0))
         {
@@ -187,12 +176,7 @@ impl Sessions {
 
     /// Kills one session of `user_id`.
     pub async fn revoke(&self, user_id: i64, session_id: &str) -> Result<(), ServiceError> {
-        sessions::Entity::update_many()
-            .col_expr(sessions::Column::RevokedAt, Expr::value(now()))
-            .filter(sessions::Column::Jti.eq(session_id))
-            .filter(sessions::Column::RevokedAt.is_null())
-            .exec(&self.db)
-            .await?;
+        sessions::revoke(&self.db, session_id, now()).await?;
         self.changed(user_id).await;
         Ok(())
     }
@@ -201,23 +185,5 @@ impl Sessions {
     /// Call it after the change is committed.
     pub async fn changed(&self, user_id: i64) {
         self.cache.changed(user_id).await;
-    }
-
-    /// Kills every live session of a user but `keep`, on `conn` (which may be a transaction).
-    /// Follow the commit with [`Sessions::changed`].
-    pub async fn revoke_all(
-        conn: &impl ConnectionTrait,
-        user_id: i64,
-        keep: Option<&str>,
-    ) -> Result<(), ServiceError> {
-        let mut update = sessions::Entity::update_many()
-            .col_expr(sessions::Column::RevokedAt, Expr::value(now()))
-            .filter(sessions::Column::UserId.eq(user_id))
-            .filter(sessions::Column::RevokedAt.is_null());
-        if let Some(keep) = keep {
-            update = update.filter(sessions::Column::Jti.ne(keep));
-        }
-        update.exec(conn).await?;
-        Ok(())
     }
 }

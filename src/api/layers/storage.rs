@@ -8,7 +8,7 @@ use poem::{Endpoint, IntoResponse, Request, Response};
 
 use crate::{
     api::error::{ApiError, StorageFailure},
-    db::storage::Storage,
+    service::health::Storage,
 };
 
 pub async fn layer<E: Endpoint>(

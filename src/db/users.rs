@@ -1,0 +1,283 @@
+//! Accounts: the finders and writes of the `users` table, which hand back domain `User`s.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::{Set, Unchanged},
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    SqlErr,
+    sea_query::{Expr, ExprTrait, Func, LikeExpr},
+};
+
+use super::entities::{
+    orders,
+    users::{ActiveModel, Column, Entity, Model},
+};
+use crate::domain::{
+    Email, Name, Role, User,
+    listing::{Page, PageMeta, PageRequest, Sort},
+};
+
+/// A write the table refused, or a failure of the database.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// Another account has this email (the unique index said so, so a race cannot slip by).
+    #[error("the email belongs to another account")]
+    EmailTaken,
+    #[error(transparent)]
+    Database(#[from] DbErr),
+}
+
+/// An account and the hash of its password, which a [`User`] never carries.
+#[derive(Debug)]
+pub struct Credentials {
+    pub user: User,
+    pub password_hash: String,
+}
+
+/// A new account, its password already hashed.
+#[derive(Debug)]
+pub struct NewUser<'a> {
+    pub name: &'a Name,
+    pub email: &'a Email,
+    pub password_hash: String,
+    pub role: Role,
+}
+
+/// What [`update`] sets; `None` leaves a column as it is.
+#[derive(Debug, Default)]
+pub struct Changes {
+    pub name: Option<Name>,
+    pub email: Option<Email>,
+    pub password_hash: Option<String>,
+    pub role: Option<Role>,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.email.is_none()
+            && self.password_hash.is_none()
+            && self.role.is_none()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserSortKey {
+    Id,
+    CreatedAt,
+    Name,
+    Email,
+}
+
+#[derive(Debug, Default)]
+pub struct UserFilter {
+    /// A case-insensitive substring of the name or the email.
+    pub q: Option<String>,
+    pub role: Option<Role>,
+}
+
+/// What [`delete`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deletion {
+    Deleted,
+    /// The account still has orders, and stays.
+    HasOrders,
+}
+
+pub async fn find_by_email(
+    conn: &impl ConnectionTrait,
+    email: &Email,
+) -> Result<Option<User>, DbErr> {
+    Ok(by_email(email).one(conn).await?.map(user_from_row))
+}
+
+pub async fn credentials_by_id(
+    conn: &impl ConnectionTrait,
+    id: i64,
+) -> Result<Option<Credentials>, DbErr> {
+    Ok(Entity::find_by_id(id).one(conn).await?.map(credentials))
+}
+
+pub async fn credentials_by_email(
+    conn: &impl ConnectionTrait,
+    email: &Email,
+) -> Result<Option<Credentials>, DbErr> {
+    Ok(by_email(email).one(conn).await?.map(credentials))
+}
+
+fn by_email(email: &Email) -> sea_orm::Select<Entity> {
+    Entity::find().filter(Column::Email.eq(email.as_str()))
+}
+
+/// Creates an account, created and updated `at`.
+pub async fn insert(
+    conn: &impl ConnectionTrait,
+    user: NewUser<'_>,
+    at: DateTime<Utc>,
+) -> Result<User, WriteError> {
+    let row = ActiveModel {
+        name: Set(user.name.as_str().to_owned()),
+        email: Set(user.email.as_str().to_owned()),
+        password_hash: Set(user.password_hash),
+        role: Set(user.role.as_str().to_owned()),
+        email_verified_at: Set(None),
+        created_at: Set(at),
+        updated_at: Set(at),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await
+    .map_err(refused)?;
+    Ok(user_from_row(row))
+}
+
+/// Applies `changes` to account `id`, updated `at`, and returns the account as it now is.
+pub async fn update(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    changes: Changes,
+    at: DateTime<Utc>,
+) -> Result<User, WriteError> {
+    let mut active = ActiveModel {
+        id: Unchanged(id),
+        updated_at: Set(at),
+        ..Default::default()
+    };
+    if let Some(name) = changes.name {
+        active.name = Set(name.as_str().to_owned());
+    }
+    if let Some(email) = changes.email {
+        active.email = Set(email.as_str().to_owned());
+    }
+    if let Some(hash) = changes.password_hash {
+        active.password_hash = Set(hash);
+    }
+    if let Some(role) = changes.role {
+        active.role = Set(role.as_str().to_owned());
+    }
+    let row = active.update(conn).await.map_err(refused)?;
+    Ok(user_from_row(row))
+}
+
+/// Sets the password hash of account `id`, if it still exists.
+pub async fn set_password_hash(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    password_hash: String,
+    at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::PasswordHash, Expr::value(password_hash))
+        .col_expr(Column::UpdatedAt, Expr::value(at))
+        .filter(Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Deletes an account that has no orders; its sessions and reset tokens go with it (the
+/// foreign keys cascade).
+pub async fn delete(conn: &impl ConnectionTrait, id: i64) -> Result<Deletion, DbErr> {
+    let has_orders = orders::Entity::find()
+        .filter(orders::Column::UserId.eq(id))
+        .count(conn)
+        .await?
+        > 0;
+    if has_orders {
+        return Ok(Deletion::HasOrders);
+    }
+    match Entity::delete_by_id(id).exec(conn).await {
+        Ok(_) => Ok(Deletion::Deleted),
+        // An order created between the check and the delete trips the foreign key.
+        Err(err)
+            if matches!(
+                err.sql_err(),
+                Some(SqlErr::ForeignKeyConstraintViolation(_))
+            ) =>
+        {
+            Ok(Deletion::HasOrders)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// One page of the accounts that match `filter`, in the order `sort` asks for.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    filter: UserFilter,
+    sort: Sort<UserSortKey>,
+    page: PageRequest,
+) -> Result<Page<User>, DbErr> {
+    let mut select = Entity::find();
+    if let Some(q) = filter.q.filter(|q| !q.trim().is_empty()) {
+        let pattern = format!("%{}%", escape_like(&q.trim().to_lowercase()));
+        select = select.filter(
+            Condition::any()
+                .add(
+                    Expr::expr(Func::lower(Expr::col(Column::Name)))
+                        .like(LikeExpr::new(pattern.clone()).escape('\\')),
+                )
+                .add(Expr::col(Column::Email).like(LikeExpr::new(pattern).escape('\\'))),
+        );
+    }
+    if let Some(role) = filter.role {
+        select = select.filter(Column::Role.eq(role.as_str()));
+    }
+    let column = match sort.key {
+        UserSortKey::Id => Column::Id,
+        UserSortKey::CreatedAt => Column::CreatedAt,
+        UserSortKey::Name => Column::Name,
+        UserSortKey::Email => Column::Email,
+    };
+    let (rows, total) = super::fetch_page(
+        conn,
+        select,
+        column,
+        Column::Id,
+        sort.descending,
+        (page.offset(), page.per_page),
+    )
+    .await?;
+    Ok(Page {
+        data: rows.into_iter().map(user_from_row).collect(),
+        meta: PageMeta::new(page, total),
+    })
+}
+
+/// A unique-index violation (on `users.email`, the only unique column besides the id) is the
+/// client's mistake, not a crash.
+fn refused(err: DbErr) -> WriteError {
+    if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
+        WriteError::EmailTaken
+    } else {
+        WriteError::Database(err)
+    }
+}
+
+/// Escapes LIKE's wildcards so that a search for `50%` finds "50%", not everything.
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+fn credentials(mut row: Model) -> Credentials {
+    Credentials {
+        password_hash: std::mem::take(&mut row.password_hash),
+        user: user_from_row(row),
+    }
+}
+
+pub(super) fn user_from_row(row: Model) -> User {
+    User {
+        id: row.id,
+        name: row.name,
+        email: row.email,
+        // An unexpected value grants the least privilege.
+        role: Role::parse(&row.role).unwrap_or(Role::User),
+        email_verified_at: row.email_verified_at,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    }
+}
