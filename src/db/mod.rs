@@ -1,7 +1,9 @@
-//! The database: connection, migrations, and the sea-orm entities the services query.
+//! The database: connection, migrations, the sea-orm entities, and the queries the services
+//! need, one module per table.
 
 pub mod entities;
 pub mod mail_throttle;
+pub mod orders;
 pub mod storage;
 
 use std::{
