@@ -3,6 +3,7 @@
 
 pub mod entities;
 pub mod mail_throttle;
+pub mod notify;
 pub mod orders;
 pub mod storage;
 
@@ -15,7 +16,7 @@ use std::{
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, EntityTrait,
-    Order, PaginatorTrait, QueryOrder, QuerySelect, Select, SqliteTransactionMode,
+    Order, PaginatorTrait, QueryOrder, QuerySelect, Select, SqliteTransactionMode, Statement,
     TransactionOptions, TransactionTrait,
 };
 
@@ -87,6 +88,18 @@ fn missing_sqlite_file(url: &str) -> Result<Option<PathBuf>, DbErr> {
         }
     }
     Ok(Some(path.to_path_buf()))
+}
+
+/// The file a SQLite database keeps its main database in; `None` for an in-memory one.
+pub async fn main_file(db: &impl ConnectionTrait) -> Result<Option<PathBuf>, DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "SELECT file FROM pragma_database_list WHERE name = 'main'",
+        ))
+        .await?;
+    let file: Option<String> = row.map(|row| row.try_get("", "file")).transpose()?;
+    Ok(file.filter(|file| !file.is_empty()).map(PathBuf::from))
 }
 
 /// An arbitrary key for PostgreSQL's advisory lock that serialises migrations.
