@@ -1,5 +1,6 @@
 //! The database: connection, migrations, the sea-orm entities, and one module of queries per
-//! table, which take and give back domain types.
+//! table, which take and give back domain types; `notify` carries PostgreSQL's LISTEN/NOTIFY
+//! and SQLite's change counter.
 //!
 //! Every query takes a `&impl ConnectionTrait`: the pool (`&DatabaseConnection`) or a
 //! transaction from [`begin`], so that a service decides what happens atomically by passing
@@ -7,6 +8,8 @@
 
 pub mod entities;
 pub mod mail_throttle;
+pub mod notify;
+pub mod orders;
 pub mod reset_tokens;
 pub mod sessions;
 pub mod storage;
@@ -21,12 +24,17 @@ use std::{
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, Database, DbBackend, EntityTrait, Order, PaginatorTrait, QueryOrder,
-    QuerySelect, Select, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    QuerySelect, Select, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 
 use crate::config::{DatabaseKind, DatabaseSettings};
 
 pub use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
+
+/// Whether this is PostgreSQL (else SQLite).
+pub fn is_postgres(db: &DatabaseConnection) -> bool {
+    db.get_database_backend() == DbBackend::Postgres
+}
 
 /// Starts a transaction; it rolls back when dropped without `commit`.
 pub async fn begin(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, DbErr> {
@@ -99,6 +107,18 @@ fn missing_sqlite_file(url: &str) -> Result<Option<PathBuf>, DbErr> {
         }
     }
     Ok(Some(path.to_path_buf()))
+}
+
+/// The file a SQLite database keeps its main database in; `None` for an in-memory one.
+pub async fn main_file(db: &impl ConnectionTrait) -> Result<Option<PathBuf>, DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "SELECT file FROM pragma_database_list WHERE name = 'main'",
+        ))
+        .await?;
+    let file: Option<String> = row.map(|row| row.try_get("", "file")).transpose()?;
+    Ok(file.filter(|file| !file.is_empty()).map(PathBuf::from))
 }
 
 /// An arbitrary key for PostgreSQL's advisory lock that serialises migrations.

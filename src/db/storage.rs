@@ -18,7 +18,7 @@ use std::{
 };
 
 use rustix::fs::{AtFlags, CWD, StatVfsMountFlags, StatxAttributes, StatxFlags};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
+use sea_orm::{DatabaseConnection, DbBackend, DbErr};
 
 /// The storage of the database: a no-op on PostgreSQL and on an in-memory SQLite database.
 #[derive(Clone, Default)]
@@ -62,14 +62,7 @@ impl Storage {
         if db.get_database_backend() != DbBackend::Sqlite {
             return Ok(Self(None));
         }
-        let row = db
-            .query_one_raw(Statement::from_string(
-                DbBackend::Sqlite,
-                "SELECT file FROM pragma_database_list WHERE name = 'main'",
-            ))
-            .await?;
-        let file: Option<String> = row.map(|row| row.try_get("", "file")).transpose()?;
-        let Some(main) = file.filter(|file| !file.is_empty()).map(PathBuf::from) else {
+        let Some(main) = super::main_file(db).await? else {
             return Ok(Self(None));
         };
         let watch = |path: PathBuf| {

@@ -4,15 +4,11 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{Set, Unchanged},
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    SqlErr,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, SqlErr,
     sea_query::{Expr, ExprTrait, Func, LikeExpr},
 };
 
-use super::entities::{
-    orders,
-    users::{ActiveModel, Column, Entity, Model},
-};
+use super::entities::users::{ActiveModel, Column, Entity, Model};
 use crate::domain::{
     Email, Name, Role, User,
     listing::{Page, PageMeta, PageRequest, Sort},
@@ -178,13 +174,13 @@ pub async fn set_password_hash(
 
 /// Deletes an account that has no orders; its sessions and reset tokens go with it (the
 /// foreign keys cascade).
+/// Whether the account `id` exists (to be given an order, say).
+pub async fn exists(conn: &impl ConnectionTrait, id: i64) -> Result<bool, DbErr> {
+    Ok(Entity::find_by_id(id).one(conn).await?.is_some())
+}
+
 pub async fn delete(conn: &impl ConnectionTrait, id: i64) -> Result<Deletion, DbErr> {
-    let has_orders = orders::Entity::find()
-        .filter(orders::Column::UserId.eq(id))
-        .count(conn)
-        .await?
-        > 0;
-    if has_orders {
+    if super::orders::count_by_user(conn, id).await? > 0 {
         return Ok(Deletion::HasOrders);
     }
     match Entity::delete_by_id(id).exec(conn).await {

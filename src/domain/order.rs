@@ -217,6 +217,33 @@ pub fn parse_notes(notes: String) -> Result<String, String> {
     }
 }
 
+/// What a list of orders can be sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderSortKey {
+    Id,
+    CreatedAt,
+    TotalCents,
+}
+
+/// The changes of a PUT or PATCH: `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct OrderChanges {
+    pub currency: Option<Currency>,
+    pub items: Option<Items>,
+    /// `Some(None)` clears the notes.
+    pub notes: Option<Option<String>>,
+    pub status: Option<OrderStatus>,
+}
+
+impl OrderChanges {
+    pub fn is_empty(&self) -> bool {
+        self.currency.is_none()
+            && self.items.is_none()
+            && self.notes.is_none()
+            && self.status.is_none()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Order {
     pub id: i64,

@@ -1,32 +1,15 @@
-//! Orders: who may see and change which, the status machine, and transactional writes.
-
-use std::collections::HashMap;
-
-use anyhow::Context;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, QueryFilter, QueryOrder, SqlErr, TransactionTrait, sea_query::Expr,
-};
+//! Orders: who may see and change which, and which changes happen together.
 
 use super::{ServiceError, now};
+pub use crate::domain::order::{OrderChanges, OrderSortKey};
 use crate::{
-    db::{
-        self,
-        entities::{order_items, orders, users},
-    },
+    db::{self, DatabaseConnection},
     domain::{
         User,
-        listing::{Page, PageMeta, PageRequest, Sort},
-        order::{Currency, Items, LineItem, Order, OrderStatus},
+        listing::{Page, PageRequest, Sort},
+        order::{Currency, Items, Order, OrderStatus},
     },
 };
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrderSortKey {
-    Id,
-    CreatedAt,
-    TotalCents,
-}
 
 #[derive(Debug, Default)]
 pub struct OrderFilter {
@@ -41,16 +24,6 @@ pub struct NewOrder {
     pub currency: Currency,
     pub items: Items,
     pub notes: Option<String>,
-}
-
-/// The changes of a PUT or PATCH: `None` leaves a field as it is.
-#[derive(Debug, Default)]
-pub struct OrderChanges {
-    pub currency: Option<Currency>,
-    pub items: Option<Items>,
-    /// `Some(None)` clears the notes.
-    pub notes: Option<Option<String>>,
-    pub status: Option<OrderStatus>,
 }
 
 #[derive(Clone)]
@@ -79,39 +52,7 @@ impl Orders {
         } else {
             return Err(ServiceError::Forbidden);
         };
-        let mut select = orders::Entity::find();
-        if let Some(owner) = owner {
-            select = select.filter(orders::Column::UserId.eq(owner));
-        }
-        if let Some(status) = filter.status {
-            select = select.filter(orders::Column::Status.eq(status.as_str()));
-        }
-        let column = match sort.key {
-            OrderSortKey::Id => orders::Column::Id,
-            OrderSortKey::CreatedAt => orders::Column::CreatedAt,
-            OrderSortKey::TotalCents => orders::Column::TotalCents,
-        };
-        let (rows, total) = db::fetch_page(
-            &self.db,
-            select,
-            column,
-            orders::Column::Id,
-            sort.descending,
-            (page.offset(), page.per_page),
-        )
-        .await?;
-        let mut items = items_of(&self.db, rows.iter().map(|row| row.id)).await?;
-        let data = rows
-            .into_iter()
-            .map(|row| {
-                let lines = items.remove(&row.id).unwrap_or_default();
-                order_from_rows(row, lines)
-            })
-            .collect();
-        Ok(Page {
-            data,
-            meta: PageMeta::new(page, total),
-        })
+        Ok(db::orders::list(&self.db, owner, filter.status, sort, page).await?)
     }
 
     /// Creates a pending order and its lines in one transaction.
@@ -126,40 +67,29 @@ impl Orders {
                 ));
             }
             Some(user_id) => {
-                if users::Entity::find_by_id(user_id)
-                    .one(&self.db)
-                    .await?
-                    .is_none()
-                {
+                if !db::users::exists(&self.db, user_id).await? {
                     return Err(unknown_owner());
                 }
                 user_id
             }
         };
         let created = now();
-        let txn = self.db.begin().await?;
-        let row = orders::ActiveModel {
-            user_id: Set(owner),
-            status: Set(OrderStatus::Pending.as_str().to_owned()),
-            currency: Set(order.currency.as_str().to_owned()),
-            total_cents: Set(order.items.total_cents()),
-            notes: Set(order.notes.clone()),
-            created_at: Set(created),
-            updated_at: Set(created),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await
-        .map_err(|err| match err.sql_err() {
-            // The owner was deleted between the check and the insert.
-            Some(SqlErr::ForeignKeyConstraintViolation(_)) => unknown_owner(),
-            _ => err.into(),
-        })?;
-        insert_items(&txn, row.id, &order.items).await?;
+        let txn = db::begin(&self.db).await?;
+        let id = db::orders::insert_pending(
+            &txn,
+            owner,
+            &order.currency,
+            &order.items,
+            order.notes.as_deref(),
+            created,
+        )
+        .await?
+        // The owner was deleted between the check and the insert.
+        .ok_or_else(unknown_owner)?;
         txn.commit().await?;
-        tracing::info!(order_id = row.id, "order created");
+        tracing::info!(order_id = id, "order created");
         Ok(Order {
-            id: row.id,
+            id,
             user_id: owner,
             status: OrderStatus::Pending,
             currency: order.currency,
@@ -172,18 +102,9 @@ impl Orders {
 
     /// The order with its lines, in one query.
     pub async fn get(&self, actor: &User, id: i64) -> Result<Order, ServiceError> {
-        let mut select = orders::Entity::find_by_id(id);
-        if !actor.is_admin() {
-            select = select.filter(orders::Column::UserId.eq(actor.id));
-        }
-        let (row, items) = select
-            .find_with_related(order_items::Entity)
-            .order_by_asc(order_items::Column::Position)
-            .all(&self.db)
+        db::orders::find_visible(&self.db, id, owner_filter(actor))
             .await?
-            .pop()
-            .ok_or(ServiceError::NotFound)?;
-        Ok(order_from_rows(row, items))
+            .ok_or(ServiceError::NotFound)
     }
 
     /// Applies a PUT or PATCH. Items and currency change only while the order is pending;
@@ -198,29 +119,34 @@ impl Orders {
         changes: OrderChanges,
     ) -> Result<Order, ServiceError> {
         let current = self.get(actor, id).await?;
-        let currency = changes
-            .currency
-            .filter(|currency| *currency != current.currency);
-        let items = changes.items.filter(|items| *items != current.items);
-        let notes = changes.notes.filter(|notes| *notes != current.notes);
-        let status = changes.status.filter(|status| *status != current.status);
-        if currency.is_none() && items.is_none() && notes.is_none() && status.is_none() {
+        // Only what differs from the stored order is a change.
+        let changes = OrderChanges {
+            currency: changes
+                .currency
+                .filter(|currency| *currency != current.currency),
+            items: changes.items.filter(|items| *items != current.items),
+            notes: changes.notes.filter(|notes| *notes != current.notes),
+            status: changes.status.filter(|status| *status != current.status),
+        };
+        if changes.is_empty() {
             return Ok(current);
         }
 
-        if (currency.is_some() || items.is_some()) && !current.status.allows_item_changes() {
+        if (changes.currency.is_some() || changes.items.is_some())
+            && !current.status.allows_item_changes()
+        {
             return Err(not_editable(format!(
                 "Items and currency can only change while the order is pending; it is {}.",
                 current.status
             )));
         }
-        if notes.is_some() && !current.status.allows_note_changes(actor.is_admin()) {
+        if changes.notes.is_some() && !current.status.allows_note_changes(actor.is_admin()) {
             return Err(not_editable(format!(
                 "Notes can only change while the order is pending; it is {}.",
                 current.status
             )));
         }
-        if let Some(next) = status {
+        if let Some(next) = changes.status {
             if !current.status.can_become(next) {
                 return Err(ServiceError::Conflict {
                     code: "invalid_status_transition",
@@ -236,24 +162,8 @@ impl Orders {
         }
 
         let updated_at = now();
-        let mut update = orders::Entity::update_many()
-            .col_expr(orders::Column::UpdatedAt, Expr::value(updated_at))
-            .filter(orders::Column::Id.eq(id))
-            .filter(orders::Column::Status.eq(current.status.as_str()));
-        if let Some(next) = status {
-            update = update.col_expr(orders::Column::Status, Expr::value(next.as_str()));
-        }
-        if let Some(currency) = &currency {
-            update = update.col_expr(orders::Column::Currency, Expr::value(currency.as_str()));
-        }
-        if let Some(items) = &items {
-            update = update.col_expr(orders::Column::TotalCents, Expr::value(items.total_cents()));
-        }
-        if let Some(notes) = &notes {
-            update = update.col_expr(orders::Column::Notes, Expr::value(notes.clone()));
-        }
-        let txn = self.db.begin().await?;
-        if update.exec(&txn).await?.rows_affected == 0 {
+        let txn = db::begin(&self.db).await?;
+        if !db::orders::update_if_status(&txn, id, current.status, &changes, updated_at).await? {
             txn.rollback().await?;
             let now_status = self.get(actor, id).await?.status;
             return Err(ServiceError::Conflict {
@@ -263,22 +173,15 @@ impl Orders {
                 ),
             });
         }
-        if let Some(items) = &items {
-            order_items::Entity::delete_many()
-                .filter(order_items::Column::OrderId.eq(id))
-                .exec(&txn)
-                .await?;
-            insert_items(&txn, id, items).await?;
-        }
         txn.commit().await?;
-        if let Some(next) = status {
+        if let Some(next) = changes.status {
             tracing::info!(order_id = id, from = %current.status, to = %next, "order status changed");
         }
         Ok(Order {
-            status: status.unwrap_or(current.status),
-            currency: currency.unwrap_or(current.currency),
-            items: items.unwrap_or(current.items),
-            notes: notes.unwrap_or(current.notes),
+            status: changes.status.unwrap_or(current.status),
+            currency: changes.currency.unwrap_or(current.currency),
+            items: changes.items.unwrap_or(current.items),
+            notes: changes.notes.unwrap_or(current.notes),
             updated_at,
             ..current
         })
@@ -287,38 +190,34 @@ impl Orders {
     /// An admin deletes any order; an owner only a pending or cancelled one.
     #[tracing::instrument(skip_all, fields(order_id = id))]
     pub async fn delete(&self, actor: &User, id: i64) -> Result<(), ServiceError> {
-        let row = self.visible(actor, id).await?;
+        let status = db::orders::find_visible_status(&self.db, id, owner_filter(actor))
+            .await?
+            .ok_or(ServiceError::NotFound)?;
         // An unknown stored status is deletable by admins only.
         let deletable = actor.is_admin()
-            || OrderStatus::parse(&row.status).is_some_and(|status| status.deletable_by(false));
+            || status
+                .as_ref()
+                .is_ok_and(|status| status.deletable_by(false));
         if !deletable {
+            let status = status.map_or_else(|stored| stored, |status| status.to_string());
             return Err(ServiceError::Conflict {
                 code: "order_not_deletable",
                 message: format!(
-                    "Only an admin can delete an order that is {}; cancel it instead.",
-                    row.status
+                    "Only an admin can delete an order that is {status}; cancel it instead."
                 ),
             });
         }
-        let txn = self.db.begin().await?;
-        order_items::Entity::delete_many()
-            .filter(order_items::Column::OrderId.eq(id))
-            .exec(&txn)
-            .await?;
-        orders::Entity::delete_by_id(id).exec(&txn).await?;
+        let txn = db::begin(&self.db).await?;
+        db::orders::delete(&txn, id).await?;
         txn.commit().await?;
         tracing::info!(order_id = id, "order deleted");
         Ok(())
     }
+}
 
-    /// The row, if `actor` may see it; someone else's order looks exactly like an unknown one.
-    async fn visible(&self, actor: &User, id: i64) -> Result<orders::Model, ServiceError> {
-        let mut select = orders::Entity::find_by_id(id);
-        if !actor.is_admin() {
-            select = select.filter(orders::Column::UserId.eq(actor.id));
-        }
-        select.one(&self.db).await?.ok_or(ServiceError::NotFound)
-    }
+/// Whose orders `actor` may see: an admin everyone's, anyone else only their own.
+fn owner_filter(actor: &User) -> Option<i64> {
+    (!actor.is_admin()).then_some(actor.id)
 }
 
 fn unknown_owner() -> ServiceError {
@@ -329,75 +228,5 @@ fn not_editable(message: String) -> ServiceError {
     ServiceError::Conflict {
         code: "order_not_editable",
         message,
-    }
-}
-
-async fn insert_items(
-    conn: &impl ConnectionTrait,
-    order_id: i64,
-    items: &Items,
-) -> Result<(), ServiceError> {
-    let rows = items
-        .lines()
-        .iter()
-        .enumerate()
-        .map(|(position, line)| {
-            Ok(order_items::ActiveModel {
-                order_id: Set(order_id),
-                position: Set(i32::try_from(position).context("too many lines")?),
-                product: Set(line.product.clone()),
-                quantity: Set(i32::try_from(line.quantity).context("quantity out of range")?),
-                unit_price_cents: Set(line.unit_price_cents),
-                line_total_cents: Set(line.line_total_cents),
-                ..Default::default()
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    order_items::Entity::insert_many(rows).exec(conn).await?;
-    Ok(())
-}
-
-/// The lines of the given orders, in one query, grouped by order.
-async fn items_of(
-    conn: &impl ConnectionTrait,
-    order_ids: impl IntoIterator<Item = i64>,
-) -> Result<HashMap<i64, Vec<order_items::Model>>, ServiceError> {
-    let ids: Vec<i64> = order_ids.into_iter().collect();
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let rows = order_items::Entity::find()
-        .filter(order_items::Column::OrderId.is_in(ids))
-        .order_by_asc(order_items::Column::OrderId)
-        .order_by_asc(order_items::Column::Position)
-        .all(conn)
-        .await?;
-    let mut grouped: HashMap<i64, Vec<order_items::Model>> = HashMap::new();
-    for row in rows {
-        grouped.entry(row.order_id).or_default().push(row);
-    }
-    Ok(grouped)
-}
-
-fn order_from_rows(row: orders::Model, items: Vec<order_items::Model>) -> Order {
-    let lines = items
-        .into_iter()
-        .map(|item| LineItem {
-            product: item.product,
-            quantity: i64::from(item.quantity),
-            unit_price_cents: item.unit_price_cents,
-            line_total_cents: item.line_total_cents,
-        })
-        .collect();
-    Order {
-        id: row.id,
-        user_id: row.user_id,
-        // An unknown stored status would be a bug elsewhere; treat it as final.
-        status: OrderStatus::parse(&row.status).unwrap_or(OrderStatus::Cancelled),
-        currency: Currency::parse(&row.currency).unwrap_or_else(|_| Currency::euro()),
-        items: Items::from_stored(lines),
-        notes: row.notes,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
     }
 }

@@ -23,26 +23,22 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    fs::{File, OpenOptions},
-    io,
-    os::unix::fs::FileExt,
     sync::{Arc, Mutex, MutexGuard, PoisonError},
     time::{Duration, Instant},
 };
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, Statement,
-    sqlx::{
-        Postgres,
-        postgres::{PgArguments, PgConnectOptions, PgListener, PgPoolOptions},
-        query::Query,
-    },
-};
 use tokio::sync::oneshot;
 
 use super::{now, random_hex};
-use crate::{config::Secret, domain::User};
+use crate::{
+    config::Secret,
+    db::{
+        DatabaseConnection,
+        notify::{self, Counter, Listener},
+    },
+    domain::User,
+};
 
 /// The PostgreSQL channel the `comptoir_notify_session_change` trigger announces user ids on.
 const CHANNEL: &str = "comptoir_sessions";
@@ -65,7 +61,7 @@ pub struct SessionCache {
     /// `None` when the cache is off (`SESSION_CACHE_SECS=0`, or a command-line tool).
     entries: Option<Arc<Entries>>,
     /// SQLite on a file: the change counter shared with every other process on that file.
-    counter: Option<Arc<ChangeCounter>>,
+    counter: Option<Arc<Counter>>,
     /// PostgreSQL, in a server: the other instances, which confirm each change.
     peers: Option<Arc<Peers>>,
 }
@@ -119,25 +115,15 @@ impl SessionCache {
     /// shares changes with the other processes on the database file. On PostgreSQL it trusts
     /// nothing until [`SessionCache::follow_changes`] is listening.
     pub async fn open(db: &DatabaseConnection, max_age: Duration) -> anyhow::Result<Self> {
-        let counter = match db.get_database_backend() {
-            DbBackend::Sqlite => main_file(db)
-                .await?
-                .map(|path| ChangeCounter::open(&format!("{path}-sessions")))
-                .transpose()?
-                .map(Arc::new),
-            _ => None,
-        };
-        let trusted = db.get_database_backend() != DbBackend::Postgres;
+        let counter = Counter::beside(db, "-sessions").await?.map(Arc::new);
+        let trusted = !crate::db::is_postgres(db);
         let entries = (!max_age.is_zero()).then(|| {
             Arc::new(Entries {
                 max_age,
                 state: Mutex::new(State {
                     sessions: HashMap::new(),
                     generation: 0,
-                    counter_seen: counter
-                        .as_deref()
-                        .map_or(Ok(0), ChangeCounter::read)
-                        .unwrap_or(0),
+                    counter_seen: counter.as_deref().map_or(Ok(0), Counter::read).unwrap_or(0),
                     trusted,
                 }),
             })
@@ -235,7 +221,7 @@ impl SessionCache {
             let mut retry = Duration::from_millis(100);
             let mut reported = false;
             loop {
-                match subscribe(database_url.expose(), LISTENER_NAME).await {
+                match Listener::open(database_url.expose(), LISTENER_NAME, CHANNEL).await {
                     Ok(mut listener) => {
                         if let Some(entries) = &entries {
                             entries.set_trusted(true);
@@ -275,7 +261,8 @@ impl SessionCache {
         db: DatabaseConnection,
         database_url: &Secret<String>,
     ) -> anyhow::Result<Self> {
-        let mut listener = subscribe(database_url.expose(), TOOL_LISTENER_NAME).await?;
+        let mut listener =
+            Listener::open(database_url.expose(), TOOL_LISTENER_NAME, CHANNEL).await?;
         let peers = Arc::new(Peers {
             db,
             waiting: Mutex::new(HashMap::new()),
@@ -295,17 +282,16 @@ impl SessionCache {
 
 impl Peers {
     /// Applies and answers the channel's messages until the connection fails; returns why.
-    async fn follow(&self, listener: &mut PgListener, entries: Option<&Entries>) -> String {
+    async fn follow(&self, listener: &mut Listener, entries: Option<&Entries>) -> String {
         loop {
-            let notification = match listener.try_recv().await {
-                Ok(Some(notification)) => notification,
-                Ok(None) => return "connection lost".to_owned(),
-                Err(err) => return err.to_string(),
+            let message = match listener.next().await {
+                Ok(message) => message,
+                Err(cause) => return cause,
             };
-            let reply = self.receive(notification.payload(), notification.process_id(), entries);
+            let reply = self.receive(&message.payload, message.sender, entries);
             // From the listening connection itself, whose PID the sender knows.
             if let Some(ack) = reply
-                && let Err(err) = notify(ack).execute(&mut *listener).await
+                && let Err(err) = listener.notify(CHANNEL, &ack).await
             {
                 return err.to_string();
             }
@@ -318,21 +304,7 @@ impl Peers {
         let nonce = random_hex(8);
         let (done, confirmed) = oneshot::channel();
         let sent = async {
-            let listening: HashSet<u32> = self
-                .db
-                .query_all_raw(Statement::from_sql_and_values(
-                    DbBackend::Postgres,
-                    "SELECT pid FROM pg_stat_activity \
-                     WHERE datname = current_database() AND application_name = $1",
-                    [LISTENER_NAME.into()],
-                ))
-                .await?
-                .iter()
-                .map(|row| row.try_get::<i32>("", "pid"))
-                .collect::<Result<Vec<_>, _>>()?
-                .into_iter()
-                .filter_map(|pid| u32::try_from(pid).ok())
-                .collect();
+            let listening = notify::listener_pids(&self.db, LISTENER_NAME).await?;
             if listening.is_empty() {
                 // Nobody listens, so nobody caches: nothing to wait for.
                 return Ok(false);
@@ -344,9 +316,7 @@ impl Peers {
                     done: Some(done),
                 },
             );
-            notify(format!("sync:{nonce}"))
-                .execute(self.db.get_postgres_connection_pool())
-                .await?;
+            notify::notify(&self.db, CHANNEL, &format!("sync:{nonce}")).await?;
             anyhow::Ok(true)
         };
         let outcome = match sent.await {
@@ -395,21 +365,14 @@ impl Peers {
     }
 }
 
-/// A message on the channel, to send on the pool or on the listening connection.
-fn notify(payload: String) -> Query<'static, Postgres, PgArguments> {
-    sea_orm::sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(CHANNEL)
-        .bind(payload)
-}
-
 impl Entries {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The state, brought up to date with the shared counter; `None` when it cannot be trusted.
-    fn current(&self, counter: Option<&ChangeCounter>) -> Option<MutexGuard<'_, State>> {
-        let shared = counter.map(ChangeCounter::read);
+    fn current(&self, counter: Option<&Counter>) -> Option<MutexGuard<'_, State>> {
+        let shared = counter.map(Counter::read);
         let mut state = self.lock();
         match shared {
             None => {}
@@ -441,77 +404,5 @@ impl Entries {
         state.trusted = trusted;
         state.sessions.clear();
         state.generation += 1;
-    }
-}
-
-async fn subscribe(url: &str, name: &str) -> Result<PgListener, sea_orm::sqlx::Error> {
-    let options = url.parse::<PgConnectOptions>()?.application_name(name);
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
-        .max_lifetime(None)
-        .idle_timeout(None)
-        .connect_with(options)
-        .await?;
-    let mut listener = PgListener::connect_with(&pool).await?;
-    listener.ignore_pool_close_event(true);
-    // A lost connection must come back to us as `Ok(None)`, so that we notice the gap.
-    listener.eager_reconnect(false);
-    listener.listen(CHANNEL).await?;
-    Ok(listener)
-}
-
-/// The file SQLite keeps the main database in; `None` for an in-memory database.
-async fn main_file(db: &DatabaseConnection) -> anyhow::Result<Option<String>> {
-    let row = db
-        .query_one_raw(Statement::from_string(
-            DbBackend::Sqlite,
-            "SELECT file FROM pragma_database_list WHERE name = 'main'",
-        ))
-        .await?;
-    let file: Option<String> = row.map(|row| row.try_get("", "file")).transpose()?;
-    Ok(file.filter(|file| !file.is_empty()))
-}
-
-/// A number in a file, bumped after each change; readers compare it without any lock.
-struct ChangeCounter {
-    file: File,
-    /// Threads of this process share one file description, which `flock` does not tell apart.
-    writer: Mutex<()>,
-}
-
-impl ChangeCounter {
-    fn open(path: &str) -> anyhow::Result<Self> {
-        use anyhow::Context;
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .with_context(|| format!("opening the session change counter {path}"))?;
-        Ok(Self {
-            file,
-            writer: Mutex::new(()),
-        })
-    }
-
-    fn read(&self) -> io::Result<u64> {
-        let mut bytes = [0; 8];
-        match self.file.read_exact_at(&mut bytes, 0) {
-            Ok(()) => Ok(u64::from_le_bytes(bytes)),
-            // Nobody has written it yet.
-            Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
-            Err(err) => Err(err),
-        }
-    }
-
-    fn bump(&self) -> io::Result<()> {
-        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        self.file.lock()?;
-        let bumped = self
-            .read()
-            .and_then(|value| self.file.write_all_at(&(value + 1).to_le_bytes(), 0));
-        self.file.unlock()?;
-        bumped
     }
 }

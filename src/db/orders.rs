@@ -1,0 +1,263 @@
+//! The `orders` and `order_items` tables: an order is one row and its lines, read and written
+//! together. `owner: Option<i64>` narrows a lookup to one user's orders (`None`: anyone's).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, Select, SqlErr, sea_query::Expr,
+};
+
+use super::entities::{order_items, orders};
+use crate::domain::{
+    listing::{Page, PageMeta, PageRequest, Sort},
+    order::{Currency, Items, LineItem, Order, OrderChanges, OrderSortKey, OrderStatus},
+};
+
+/// One page of the orders of `owner` (or everyone's), optionally of one status, with their lines.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    owner: Option<i64>,
+    status: Option<OrderStatus>,
+    sort: Sort<OrderSortKey>,
+    page: PageRequest,
+) -> Result<Page<Order>, DbErr> {
+    let mut select = orders::Entity::find();
+    if let Some(owner) = owner {
+        select = select.filter(orders::Column::UserId.eq(owner));
+    }
+    if let Some(status) = status {
+        select = select.filter(orders::Column::Status.eq(status.as_str()));
+    }
+    let column = match sort.key {
+        OrderSortKey::Id => orders::Column::Id,
+        OrderSortKey::CreatedAt => orders::Column::CreatedAt,
+        OrderSortKey::TotalCents => orders::Column::TotalCents,
+    };
+    let (rows, total) = super::fetch_page(
+        conn,
+        select,
+        column,
+        orders::Column::Id,
+        sort.descending,
+        (page.offset(), page.per_page),
+    )
+    .await?;
+    let mut items = items_of(conn, rows.iter().map(|row| row.id)).await?;
+    let data = rows
+        .into_iter()
+        .map(|row| {
+            let lines = items.remove(&row.id).unwrap_or_default();
+            order_from_rows(row, lines)
+        })
+        .collect();
+    Ok(Page {
+        data,
+        meta: PageMeta::new(page, total),
+    })
+}
+
+/// The order `id` with its lines, in one query, if `owner` may see it.
+pub async fn find_visible(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    owner: Option<i64>,
+) -> Result<Option<Order>, DbErr> {
+    let found = visible(id, owner)
+        .find_with_related(order_items::Entity)
+        .order_by_asc(order_items::Column::Position)
+        .all(conn)
+        .await?
+        .pop();
+    Ok(found.map(|(row, items)| order_from_rows(row, items)))
+}
+
+/// The status of the order `id`, if `owner` may see it, without its lines. `Err` holds a
+/// stored status this version does not know.
+pub async fn find_visible_status(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    owner: Option<i64>,
+) -> Result<Option<Result<OrderStatus, String>>, DbErr> {
+    let row = visible(id, owner).one(conn).await?;
+    Ok(row.map(|row| OrderStatus::parse(&row.status).ok_or(row.status)))
+}
+
+/// How many orders `user_id` has.
+pub async fn count_by_user(conn: &impl ConnectionTrait, user_id: i64) -> Result<u64, DbErr> {
+    orders::Entity::find()
+        .filter(orders::Column::UserId.eq(user_id))
+        .count(conn)
+        .await
+}
+
+/// Stores a new pending order of `owner` with its lines and returns its id; `None` when the
+/// owner does not exist (any more). Run it in a transaction, or an order may lose its lines.
+pub async fn insert_pending(
+    conn: &impl ConnectionTrait,
+    owner: i64,
+    currency: &Currency,
+    items: &Items,
+    notes: Option<&str>,
+    created_at: DateTime<Utc>,
+) -> Result<Option<i64>, DbErr> {
+    let inserted = orders::ActiveModel {
+        user_id: Set(owner),
+        status: Set(OrderStatus::Pending.as_str().to_owned()),
+        currency: Set(currency.as_str().to_owned()),
+        total_cents: Set(items.total_cents()),
+        notes: Set(notes.map(str::to_owned)),
+        created_at: Set(created_at),
+        updated_at: Set(created_at),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await;
+    let row = match inserted {
+        Ok(row) => row,
+        Err(err)
+            if matches!(
+                err.sql_err(),
+                Some(SqlErr::ForeignKeyConstraintViolation(_))
+            ) =>
+        {
+            return Ok(None);
+        }
+        Err(err) => return Err(err),
+    };
+    insert_items(conn, row.id, items).await?;
+    Ok(Some(row.id))
+}
+
+/// Writes `changes` (only the fields it names) and `updated_at`, and replaces the lines when
+/// it has new ones, if the order's status is still `expected`; returns whether it was. Run it
+/// in a transaction, and roll back when it returns false.
+pub async fn update_if_status(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    expected: OrderStatus,
+    changes: &OrderChanges,
+    updated_at: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let mut update = orders::Entity::update_many()
+        .col_expr(orders::Column::UpdatedAt, Expr::value(updated_at))
+        .filter(orders::Column::Id.eq(id))
+        .filter(orders::Column::Status.eq(expected.as_str()));
+    if let Some(next) = changes.status {
+        update = update.col_expr(orders::Column::Status, Expr::value(next.as_str()));
+    }
+    if let Some(currency) = &changes.currency {
+        update = update.col_expr(orders::Column::Currency, Expr::value(currency.as_str()));
+    }
+    if let Some(items) = &changes.items {
+        update = update.col_expr(orders::Column::TotalCents, Expr::value(items.total_cents()));
+    }
+    if let Some(notes) = &changes.notes {
+        update = update.col_expr(orders::Column::Notes, Expr::value(notes.clone()));
+    }
+    if update.exec(conn).await?.rows_affected == 0 {
+        return Ok(false);
+    }
+    if let Some(items) = &changes.items {
+        delete_items(conn, id).await?;
+        insert_items(conn, id, items).await?;
+    }
+    Ok(true)
+}
+
+/// Deletes the order `id` and its lines. Run it in a transaction.
+pub async fn delete(conn: &impl ConnectionTrait, id: i64) -> Result<(), DbErr> {
+    delete_items(conn, id).await?;
+    orders::Entity::delete_by_id(id).exec(conn).await?;
+    Ok(())
+}
+
+/// The order `id`, narrowed to `owner`'s when there is one: someone else's order looks exactly
+/// like an unknown one.
+fn visible(id: i64, owner: Option<i64>) -> Select<orders::Entity> {
+    let select = orders::Entity::find_by_id(id);
+    match owner {
+        Some(owner) => select.filter(orders::Column::UserId.eq(owner)),
+        None => select,
+    }
+}
+
+async fn delete_items(conn: &impl ConnectionTrait, order_id: i64) -> Result<(), DbErr> {
+    order_items::Entity::delete_many()
+        .filter(order_items::Column::OrderId.eq(order_id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+async fn insert_items(
+    conn: &impl ConnectionTrait,
+    order_id: i64,
+    items: &Items,
+) -> Result<(), DbErr> {
+    let out_of_range = |what: &str| DbErr::Custom(format!("{what} out of range"));
+    let rows = items
+        .lines()
+        .iter()
+        .enumerate()
+        .map(|(position, line)| {
+            Ok(order_items::ActiveModel {
+                order_id: Set(order_id),
+                position: Set(i32::try_from(position).map_err(|_| out_of_range("position"))?),
+                product: Set(line.product.clone()),
+                quantity: Set(i32::try_from(line.quantity).map_err(|_| out_of_range("quantity"))?),
+                unit_price_cents: Set(line.unit_price_cents),
+                line_total_cents: Set(line.line_total_cents),
+                ..Default::default()
+            })
+        })
+        .collect::<Result<Vec<_>, DbErr>>()?;
+    order_items::Entity::insert_many(rows).exec(conn).await?;
+    Ok(())
+}
+
+/// The lines of the given orders, in one query, grouped by order.
+async fn items_of(
+    conn: &impl ConnectionTrait,
+    order_ids: impl IntoIterator<Item = i64>,
+) -> Result<HashMap<i64, Vec<order_items::Model>>, DbErr> {
+    let ids: Vec<i64> = order_ids.into_iter().collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = order_items::Entity::find()
+        .filter(order_items::Column::OrderId.is_in(ids))
+        .order_by_asc(order_items::Column::OrderId)
+        .order_by_asc(order_items::Column::Position)
+        .all(conn)
+        .await?;
+    let mut grouped: HashMap<i64, Vec<order_items::Model>> = HashMap::new();
+    for row in rows {
+        grouped.entry(row.order_id).or_default().push(row);
+    }
+    Ok(grouped)
+}
+
+fn order_from_rows(row: orders::Model, items: Vec<order_items::Model>) -> Order {
+    let lines = items
+        .into_iter()
+        .map(|item| LineItem {
+            product: item.product,
+            quantity: i64::from(item.quantity),
+            unit_price_cents: item.unit_price_cents,
+            line_total_cents: item.line_total_cents,
+        })
+        .collect();
+    Order {
+        id: row.id,
+        user_id: row.user_id,
+        // An unknown stored status would be a bug elsewhere; treat it as final.
+        status: OrderStatus::parse(&row.status).unwrap_or(OrderStatus::Cancelled),
+        currency: Currency::parse(&row.currency).unwrap_or_else(|_| Currency::euro()),
+        items: Items::from_stored(lines),
+        notes: row.notes,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    }
+}
