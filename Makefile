@@ -1,18 +1,24 @@
-# The front door: `make run`, `make test`, and the rest.
+# The front door: `make help` lists the targets (the `## ` text after each one).
 
-.PHONY: run test test-postgres spec lint conformance ci bench
+.PHONY: help run test test-postgres spec lint conformance ci bench
+
+help: ## list these targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 # The PostgreSQL server test-postgres uses; each test creates and drops its own database there.
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+# The Redis server for the test of a rate limit shared by two instances.
+TEST_REDIS_URL ?= redis://127.0.0.1:6379
 
 run: ## serve on http://127.0.0.1:8080 (SQLite, no setup)
 	cargo run
 
-test: ## the whole test suite, on SQLite
+test: ## the whole test suite, on SQLite; the tests that need PostgreSQL or Redis show as ignored
 	cargo test --workspace
 
-test-postgres: ## the whole test suite again, on PostgreSQL (more threads: most of the time is spent waiting on the server)
-	TEST_DATABASE_URL=$(TEST_POSTGRES_URL) cargo test --workspace -- --test-threads 8
+test-postgres: ## the whole test suite on PostgreSQL, with the ignored ones (needs Redis too, TEST_REDIS_URL)
+	TEST_DATABASE_URL=$(TEST_POSTGRES_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) \
+	  cargo test --workspace -- --test-threads 8 --include-ignored
 
 spec: ## rewrite openapi/openapi.json from the code
 	cargo run --quiet -- spec > openapi/openapi.json

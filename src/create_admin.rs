@@ -45,6 +45,10 @@ pub async fn run(config: &Config, email: &str, name: &str) -> ExitCode {
         }
     };
 
+    eprintln!(
+        "comptoir: using the database {}",
+        db::describe(&config.database)
+    );
     let db = match db::connect(&config.database).await {
         Ok(db) => db,
         Err(err) => {

@@ -1,84 +1,68 @@
-//! The `comptoir` command line: `serve` (the default), `migrate`, `spec [--yaml]`.
+//! The `comptoir` command line: `serve` (the default), `migrate`, `spec`, `create-admin`.
 
-use std::process::ExitCode;
+use std::{io::Write, process::ExitCode};
+
+use clap::{Parser, Subcommand};
 
 mod create_admin;
 
 use comptoir::{api, config::Config, db, startup, telemetry};
 
-const USAGE: &str = "\
-usage: comptoir [COMMAND]
-
-commands:
-  serve           run pending migrations and serve HTTP (the default)
-  migrate         run pending migrations and exit
-  spec [--yaml]   print the OpenAPI document (JSON, or YAML) without a database
-  create-admin --email EMAIL --name NAME
-                  make an admin, or promote the account with that email; the password is
-                  read from ADMIN_PASSWORD or else from the first line of standard input
-
-Settings come from the environment and from a .env file; see README.md.";
-
-enum Command {
-    Serve,
-    Migrate,
-    Spec { yaml: bool },
-    CreateAdmin { email: String, name: String },
-    Help,
+/// Comptoir: a REST API for a shop's user accounts and orders.
+///
+/// Settings come from the environment and from a .env file in the working directory (see
+/// .env.example and README.md). Exit codes: 0 done, 1 a failure (the database, the network),
+/// 2 a bad argument or a bad setting.
+#[derive(Parser)]
+#[command(name = "comptoir", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
 }
 
-fn parse(args: &[String]) -> Result<Command, String> {
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    match args.as_slice() {
-        [] | ["serve"] => Ok(Command::Serve),
-        ["migrate"] => Ok(Command::Migrate),
-        ["spec"] => Ok(Command::Spec { yaml: false }),
-        ["spec", "--yaml"] => Ok(Command::Spec { yaml: true }),
-        ["help" | "--help" | "-h"] => Ok(Command::Help),
-        ["create-admin", rest @ ..] => {
-            let (mut email, mut name) = (None, None);
-            for pair in rest.chunks(2) {
-                match pair {
-                    ["--email", value] => email = Some((*value).to_owned()),
-                    ["--name", value] => name = Some((*value).to_owned()),
-                    _ => return Err(format!("create-admin: unexpected `{}`", pair.join(" "))),
-                }
-            }
-            match (email, name) {
-                (Some(email), Some(name)) => Ok(Command::CreateAdmin { email, name }),
-                _ => Err("create-admin needs --email and --name".into()),
-            }
-        }
-        _ => Err(format!("unexpected arguments: {}", args.join(" "))),
-    }
+#[derive(Subcommand)]
+enum Command {
+    /// Run pending migrations and serve HTTP (the default)
+    Serve,
+    /// Run pending migrations and exit
+    Migrate,
+    /// Print the OpenAPI document, without a database
+    Spec {
+        /// YAML instead of JSON
+        #[arg(long)]
+        yaml: bool,
+    },
+    /// Make an admin, or promote the account with that email (its password unchanged)
+    ///
+    /// The password is read from ADMIN_PASSWORD, or else from the first line of standard
+    /// input. Exit code 2 for a bad email, name or password, 1 if the database fails.
+    CreateAdmin {
+        /// The admin's email; an existing account with it is promoted
+        #[arg(long)]
+        email: String,
+        /// The admin's name (kept as it is when the account exists)
+        #[arg(long)]
+        name: String,
+    },
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let command = match parse(&args) {
-        Ok(command) => command,
-        Err(problem) => {
-            eprintln!("comptoir: {problem}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match command {
-        Command::Help => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Command::Spec { yaml } => {
-            print!(
-                "{}",
-                if yaml {
-                    api::spec_yaml()
-                } else {
-                    api::spec_json()
-                }
-            );
-            return ExitCode::SUCCESS;
-        }
-        Command::Serve | Command::Migrate | Command::CreateAdmin { .. } => {}
+    // clap prints help and version with exit code 0, and a usage error with exit code 2.
+    let command = Cli::parse().command.unwrap_or(Command::Serve);
+    if let Command::Spec { yaml } = command {
+        let spec = if yaml {
+            api::spec_yaml()
+        } else {
+            api::spec_json()
+        };
+        // `comptoir spec | head` closes the pipe early: that is the reader's choice, not a panic.
+        return match std::io::stdout().lock().write_all(spec.as_bytes()) {
+            Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+                eprintln!("comptoir: cannot write the document: {err}");
+                ExitCode::FAILURE
+            }
+            _ => ExitCode::SUCCESS,
+        };
     }
 
     // A missing .env is normal; a malformed one is worth stopping for.
@@ -109,6 +93,7 @@ fn main() -> ExitCode {
     }
     let outcome = runtime.block_on(async {
         if let Command::Migrate = command {
+            tracing::info!(database = %db::describe(&config.database), "using the database");
             let db = db::connect(&config.database).await?;
             db::migrate(&db).await?;
             tracing::info!("migrations are up to date");

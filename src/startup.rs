@@ -63,6 +63,7 @@ impl Application {
                  and are refused by other instances"
             );
         }
+        tracing::info!(database = %db::describe(&config.database), "using the database");
         let db = db::connect(&config.database)
             .await
             .context("connecting to the database (DATABASE_URL)")?;

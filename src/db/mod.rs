@@ -121,6 +121,40 @@ pub async fn main_file(db: &impl ConnectionTrait) -> Result<Option<PathBuf>, DbE
     Ok(file.filter(|file| !file.is_empty()).map(PathBuf::from))
 }
 
+/// Which database the settings point at, for the log: `sqlite: /path/to/comptoir.db` or
+/// `postgres: host:port/dbname`. Never the password, nor the rest of the URL.
+pub fn describe(settings: &DatabaseSettings) -> String {
+    use std::str::FromStr;
+
+    use sea_orm::sqlx::{postgres::PgConnectOptions, sqlite::SqliteConnectOptions};
+    let url = settings.url.expose();
+    match settings.kind {
+        DatabaseKind::Sqlite if url.contains(":memory:") || url.contains("mode=memory") => {
+            "sqlite: in memory".to_owned()
+        }
+        DatabaseKind::Sqlite => match SqliteConnectOptions::from_str(url) {
+            Ok(options) => {
+                let file = options.get_filename();
+                let file = std::path::absolute(file).unwrap_or_else(|_| file.to_owned());
+                format!("sqlite: {}", file.display())
+            }
+            Err(_) => "sqlite: (unreadable DATABASE_URL)".to_owned(),
+        },
+        DatabaseKind::Postgres => match PgConnectOptions::from_str(url) {
+            Ok(options) => {
+                let server = match options.get_socket() {
+                    Some(socket) => socket.display().to_string(),
+                    None => format!("{}:{}", options.get_host(), options.get_port()),
+                };
+                // PostgreSQL's default database is the user's name.
+                let database = options.get_database().unwrap_or(options.get_username());
+                format!("postgres: {server}/{database}")
+            }
+            Err(_) => "postgres: (unreadable DATABASE_URL)".to_owned(),
+        },
+    }
+}
+
 /// An arbitrary key for PostgreSQL's advisory lock that serialises migrations.
 const MIGRATION_LOCK: i64 = 0x636f_6d70_746f_6972; // "comptoir"
 
@@ -132,6 +166,9 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     let txn = if db.get_database_backend() == DbBackend::Postgres {
         let txn = db.begin().await?;
         txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+            .await?;
+        // `CREATE TABLE IF NOT EXISTS seaql_migrations` would log a NOTICE at every start.
+        txn.execute_unprepared("SET LOCAL client_min_messages = warning")
             .await?;
         txn
     } else {

@@ -56,13 +56,111 @@ fn a_bad_setting_stops_start_up_with_one_line_naming_it() {
 }
 
 #[test]
-fn an_unknown_command_is_refused_with_the_usage() {
-    let output = comptoir(&["frobnicate"], &[]);
-    assert_eq!(output.status.code(), Some(2));
+fn an_unknown_command_or_option_is_refused_with_the_usage_and_exit_code_2() {
+    for args in [
+        &["frobnicate"][..],
+        &["serve", "--port", "80"],
+        &["spec", "--json"],
+        &["create-admin", "--email", "boss@example.com"],
+    ] {
+        let output = comptoir(args, &[]);
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("Usage: comptoir"), "{args:?}: {stderr}");
+        assert!(output.stdout.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn help_names_every_command_and_option_and_exits_0() {
+    for (args, names) in [
+        (
+            &["--help"][..],
+            &["serve", "migrate", "spec", "create-admin", ".env"][..],
+        ),
+        (&["help"], &["serve", "migrate", "spec", "create-admin"]),
+        (&["spec", "--help"], &["--yaml"]),
+        (
+            &["create-admin", "--help"],
+            &["--email", "--name", "ADMIN_PASSWORD", "standard input"],
+        ),
+        (&["serve", "--help"], &["migrations"]),
+        (&["migrate", "--help"], &["migrations"]),
+    ] {
+        let output = comptoir(args, &[]);
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        assert_eq!(output.status.code(), Some(0), "{args:?}");
+        for name in names {
+            assert!(
+                stdout.contains(name),
+                "{args:?} should name {name}: {stdout}"
+            );
+        }
+    }
+}
+
+#[test]
+fn create_admin_and_serve_say_which_database_they_use_but_never_its_password() {
+    let url = "postgres://shop:pw-that-must-not-show@127.0.0.1:1/shop";
+    let vars = [
+        ("DATABASE_URL", url),
+        ("DB_CONNECT_TIMEOUT_SECS", "1"),
+        ("ADMIN_PASSWORD", "correct horse battery"),
+    ];
+    let admin = comptoir(
+        &[
+            "create-admin",
+            "--email",
+            "boss@example.com",
+            "--name",
+            "Boss",
+        ],
+        &vars,
+    );
+    let serve = comptoir(&["serve"], &vars);
+    for (what, output, said) in [
+        ("create-admin", &admin, &admin.stderr),
+        ("serve", &serve, &serve.stdout),
+    ] {
+        let everything = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(output.status.code(), Some(1), "{what}: {everything}");
+        assert!(
+            String::from_utf8_lossy(said).contains("postgres: 127.0.0.1:1/shop"),
+            "{what}: {everything}"
+        );
+        assert!(
+            !everything.contains("pw-that-must-not-show"),
+            "{what}: {everything}"
+        );
+    }
+
+    // Without DATABASE_URL, the SQLite file in the working directory, by its full path.
+    let admin = comptoir(
+        &[
+            "create-admin",
+            "--email",
+            "boss@example.com",
+            "--name",
+            "Boss",
+        ],
+        &[
+            ("ADMIN_PASSWORD", "correct horse battery"),
+            ("BCRYPT_COST", "4"),
+        ],
+    );
+    let stderr = String::from_utf8(admin.stderr).unwrap();
+    assert_eq!(admin.status.code(), Some(0), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|line| line.contains("sqlite: "))
+        .unwrap_or_default();
     assert!(
-        String::from_utf8(output.stderr)
-            .unwrap()
-            .contains("usage: comptoir")
+        line.contains("sqlite: /") && line.ends_with("/comptoir.db"),
+        "{stderr}"
     );
 }
 

@@ -304,3 +304,14 @@ async fn create_admin_without_a_reachable_database_exits_with_1() {
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[tokio::test]
+async fn migrating_an_up_to_date_database_logs_no_notices() {
+    // On PostgreSQL, `CREATE TABLE IF NOT EXISTS` answers with a NOTICE when the table exists.
+    let database = Database::new().await;
+    let output = run(vec!["migrate".into()], env(&database.url), None).await;
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(stdout.contains("migrations are up to date"), "{stdout}");
+    assert!(!stdout.contains("already exists"), "{stdout}");
+}

@@ -7,6 +7,7 @@ mod abuse;
 mod auth;
 mod cli;
 mod cli_admin;
+mod config_docs;
 mod connections;
 mod errors;
 mod hardening;
