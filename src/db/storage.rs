@@ -160,27 +160,8 @@ impl Guard {
             .into_iter()
             .filter_map(|(watched, is_shm)| Some((watched?, is_shm)))
         {
-            let path = watched.path.display();
-            let stat = match stat(&watched.path) {
-                Ok(stat) => stat,
-                Err(rustix::io::Errno::NOENT) => return Some(format!("{path} was deleted")),
-                Err(err) => return Some(format!("{path} cannot be examined: {err}")),
-            };
-            if identity(&stat) != watched.identity {
-                return Some(format!("{path} was replaced by another file"));
-            }
-            if stat
-                .stx_attributes
-                .intersects(StatxAttributes::IMMUTABLE | StatxAttributes::APPEND)
-            {
-                return Some(format!("{path} was made immutable or append-only"));
-            }
-            let seen = watched.size.fetch_max(stat.stx_size, Ordering::Relaxed);
-            if is_shm && stat.stx_size < seen {
-                return Some(format!(
-                    "{path} was truncated from {seen} to {} bytes",
-                    stat.stx_size
-                ));
+            if let Some(problem) = watched.problem(is_shm) {
+                return Some(problem);
             }
         }
         match rustix::fs::statvfs(&self.directory) {
@@ -194,6 +175,38 @@ impl Guard {
                 self.directory.display()
             )),
         }
+    }
+}
+
+impl Watched {
+    /// What is wrong with this file now, if anything.
+    fn problem(&self, is_shm: bool) -> Option<String> {
+        let path = self.path.display();
+        // Read before the file is examined: another thread may record a larger size in
+        // between, and a size read before that growth is not a truncation.
+        let before = self.size.load(Ordering::Acquire);
+        let stat = match stat(&self.path) {
+            Ok(stat) => stat,
+            Err(rustix::io::Errno::NOENT) => return Some(format!("{path} was deleted")),
+            Err(err) => return Some(format!("{path} cannot be examined: {err}")),
+        };
+        if identity(&stat) != self.identity {
+            return Some(format!("{path} was replaced by another file"));
+        }
+        if stat
+            .stx_attributes
+            .intersects(StatxAttributes::IMMUTABLE | StatxAttributes::APPEND)
+        {
+            return Some(format!("{path} was made immutable or append-only"));
+        }
+        if is_shm && stat.stx_size < before {
+            return Some(format!(
+                "{path} was truncated from {before} to {} bytes",
+                stat.stx_size
+            ));
+        }
+        self.size.fetch_max(stat.stx_size, Ordering::AcqRel);
+        None
     }
 }
 
@@ -271,5 +284,38 @@ mod tests {
             "{write}"
         );
         assert!(crate::db::is_unavailable(&write));
+    }
+
+    #[test]
+    fn a_file_growing_under_concurrent_checks_is_never_taken_for_truncated() {
+        use std::{io::Write, sync::atomic::AtomicU64};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shop.db-shm");
+        let region = vec![0_u8; 32_768];
+        let mut file = std::fs::File::create(&path).unwrap();
+        file.write_all(&region).unwrap();
+        let stat = super::stat(&path).unwrap();
+        let watched = super::Watched {
+            identity: super::identity(&stat),
+            size: AtomicU64::new(stat.stx_size),
+            path: path.clone(),
+        };
+        std::thread::scope(|scope| {
+            let checkers: Vec<_> = (0..3)
+                .map(|_| {
+                    scope.spawn(|| {
+                        (0..20_000)
+                            .find_map(|_| watched.problem(true))
+                            .map_or(Ok(()), Err)
+                    })
+                })
+                .collect();
+            for _ in 0..400 {
+                file.write_all(&region).unwrap();
+            }
+            for checker in checkers {
+                assert_eq!(checker.join().unwrap(), Ok(()));
+            }
+        });
     }
 }
