@@ -147,6 +147,10 @@ pub fn app(state: AppState, http: &HttpSettings) -> BoxEndpoint<'static> {
         "/reset-password".to_owned(),
         vec!["GET".to_owned(), "POST".to_owned()],
     ));
+    routes.push((
+        "/reset-password/new-link".to_owned(),
+        vec!["POST".to_owned()],
+    ));
     let routes = Arc::new(layers::Routes::new(routes));
     let request_policy = Arc::new(layers::request::RequestPolicy {
         routes: routes.clone(),
@@ -189,6 +193,10 @@ pub fn app(state: AppState, http: &HttpSettings) -> BoxEndpoint<'static> {
         .at(
             "/reset-password",
             get(pages::reset_form).post(pages::reset_submit),
+        )
+        .at(
+            "/reset-password/new-link",
+            poem::post(pages::new_link_submit),
         )
         .nest_no_strip("/api", api.clone())
         .nest_no_strip("/health", api)

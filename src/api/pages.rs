@@ -13,9 +13,12 @@ use sha2::{Digest, Sha256};
 
 use super::{AppState, layers::ClientAddress};
 use crate::{
-    domain::{FieldErrors, Password},
+    domain::{Email, FieldErrors, Password},
     mail::templates::escape_html,
-    service::{ServiceError, password_reset::PASSWORD_RESET},
+    service::{
+        ServiceError,
+        password_reset::{LINK_SENT, PASSWORD_RESET},
+    },
 };
 
 #[derive(Debug, Deserialize)]
@@ -38,11 +41,90 @@ pub struct ResetForm {
     password_confirmation: String,
 }
 
+/// The form, or at once, for a used, expired or mangled link, a way to ask for a new one.
 #[handler]
-pub fn reset_form(Query(link): Query<ResetLink>) -> Response {
-    page(
-        StatusCode::OK,
-        &form(&link.token, &link.email, &FieldErrors::new()),
+pub async fn reset_form(state: Data<&AppState>, Query(link): Query<ResetLink>) -> Response {
+    match state
+        .password_resets
+        .link_works(&link.token, &link.email)
+        .await
+    {
+        Ok(true) => page(
+            StatusCode::OK,
+            &form(&link.token, &link.email, &FieldErrors::new()),
+        ),
+        Ok(false) => page(StatusCode::GONE, &ask_again(&link.email)),
+        Err(err) => {
+            let status = super::error::ApiError::from(err).status();
+            page(
+                status,
+                "<h1>Something went wrong</h1>\n<p role=\"alert\">Please try this link again in a moment.</p>",
+            )
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewLinkForm {
+    #[serde(default)]
+    email: String,
+}
+
+/// Asks for a new link from the page, like `POST /api/forgot-password`: the same answer
+/// whether or not the address has an account, and the same per-address limit.
+#[handler]
+pub async fn new_link_submit(
+    state: Data<&AppState>,
+    client: Data<&ClientAddress>,
+    Form(submitted): Form<NewLinkForm>,
+) -> Response {
+    if let Err(decision) = state.limits.forgot_password(client.0.0).await {
+        return page(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!(
+                "<h1>Too many requests</h1>\n<p role=\"alert\">Please try again in {} seconds.</p>",
+                decision.reset_secs()
+            ),
+        );
+    }
+    match Email::parse(&submitted.email) {
+        Ok(email) => {
+            state.password_resets.request_link(email);
+            page(
+                StatusCode::OK,
+                &format!(
+                    "<h1>Check your mail</h1>\n<p role=\"status\">{}</p>",
+                    escape_html(LINK_SENT)
+                ),
+            )
+        }
+        Err(message) => page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!(
+                "<ul class=\"errors\" role=\"alert\"><li>{}</li></ul>\n{}",
+                escape_html(&message),
+                ask_again_form(&submitted.email)
+            ),
+        ),
+    }
+}
+
+fn ask_again(email: &str) -> String {
+    format!(
+        "<h1>This link no longer works</h1>\n<p role=\"alert\">It was used already, it expired, \
+         or a newer one replaced it.</p>\n{}",
+        ask_again_form(email)
+    )
+}
+
+fn ask_again_form(email: &str) -> String {
+    format!(
+        r#"<form method="post" action="/reset-password/new-link">
+<p><label for="email">Your email address</label><br>
+<input id="email" name="email" type="email" autocomplete="username" value="{email}" required></p>
+<p><button type="submit">Send me a new link</button></p>
+</form>"#,
+        email = escape_html(email),
     )
 }
 

@@ -18,6 +18,8 @@ pub const MAX_PASSWORD_BYTES: usize = 72;
 /// A password being checked (login, `current_password`) may be any length up to this: a longer
 /// one is refused before bcrypt sees it.
 pub const MAX_CHECKED_PASSWORD_CHARS: usize = 1024;
+/// Reset links carry 64 hex digits; anything much longer is not one of ours.
+pub const MAX_RESET_TOKEN_CHARS: usize = 128;
 
 /// A display name: trimmed, 1 to 255 characters, none of them [`text::is_refused`].
 #[derive(Debug, Clone, PartialEq, Eq)]

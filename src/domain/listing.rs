@@ -2,6 +2,10 @@
 
 pub const DEFAULT_PER_PAGE: u64 = 20;
 pub const MAX_PER_PAGE: u64 = 100;
+/// Past this, offset paging would only scan rows to throw them away.
+pub const MAX_PAGE: u64 = 1_000_000;
+/// The longest search text (`q`) a list takes.
+pub const MAX_SEARCH_CHARS: usize = 100;
 
 /// A validated page request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

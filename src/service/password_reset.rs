@@ -118,6 +118,16 @@ impl PasswordResets {
         Ok(())
     }
 
+    /// Whether a reset link still works (unused, unexpired, for this email), without using it:
+    /// the page says at once when it does not.
+    pub async fn link_works(&self, token: &str, email: &str) -> Result<bool, ServiceError> {
+        let Ok(email) = Email::parse(email) else {
+            return Ok(false);
+        };
+        let found = reset_tokens::find_valid(&self.db, &hash_token(token), now()).await?;
+        Ok(found.is_some_and(|valid| valid.user.email == email.as_str()))
+    }
+
     /// Sets a new password with a token from a reset link. The token must match the email, be
     /// unused and unexpired; it is then used up, and every session of the user ends.
     #[tracing::instrument(skip_all)]

@@ -532,3 +532,48 @@ async fn a_server_without_8bitmime_still_gets_the_mail() {
     assert!(mail.part("text/plain").unwrap().contains("Hello Zoë"));
     assert!(mail.link().contains("/reset-password?token="));
 }
+
+#[tokio::test]
+async fn a_spent_link_says_so_at_once_and_offers_a_new_one() {
+    let sink = SmtpSink::start().await;
+    let app = app_with_mail(&sink, &[]).await;
+    let email = unique_email("twice");
+    app.register("Ada", &email, "old-password").await;
+    forgot(&app, &email).await;
+    let mail = sink.wait_for(1).await.remove(0);
+    let path = path_of(&mail.link()).to_owned();
+    let fresh = app.get(&path, None).await;
+    assert_eq!(fresh.status, StatusCode::OK);
+    assert!(fresh.body.as_str().unwrap().contains(r#"name="password""#));
+
+    reset(&app, &token_of(&mail), &email, "new-password")
+        .await
+        .assert_status(200);
+    let spent = app.get(&path, None).await;
+    assert_eq!(spent.status, StatusCode::GONE);
+    let html = spent.body.as_str().unwrap();
+    assert!(html.contains("no longer works"), "{html}");
+    assert!(
+        !html.contains(r#"name="password""#),
+        "no password to type for nothing: {html}"
+    );
+    assert!(
+        html.contains(r#"action="/reset-password/new-link""#),
+        "{html}"
+    );
+
+    let asked = app
+        .send(
+            app.request(Method::POST, "/reset-password/new-link")
+                .form(&[("email", email.as_str())]),
+        )
+        .await;
+    assert_eq!(asked.status, StatusCode::OK);
+    assert!(
+        asked
+            .body
+            .as_str()
+            .unwrap()
+            .contains("a link to reset its password is on its way")
+    );
+}

@@ -121,3 +121,70 @@ fn every_operation_has_an_id_one_tag_a_summary_and_typed_responses() {
         "operation ids are unique"
     );
 }
+
+/// Every limit the spec publishes (`maxLength`, `minLength`, `maximum`, `maxItems`) is one the
+/// domain declares: the attributes that put them in the spec must be literals, so this is what
+/// keeps the two from drifting apart.
+#[test]
+fn every_limit_in_the_spec_is_the_one_the_domain_declares() {
+    use comptoir::domain::{account::*, listing::*, order::*};
+    let document: Value = serde_json::from_str(COMMITTED).unwrap();
+    let expected = |field: &str, keyword: &str| -> Option<u64> {
+        let limit = match (field, keyword) {
+            ("name", "maxLength") => MAX_NAME_CHARS,
+            ("email", "maxLength") => MAX_EMAIL_BYTES,
+            ("password" | "password_confirmation", "maxLength") => MAX_PASSWORD_BYTES,
+            ("password", "minLength") => MIN_PASSWORD_CHARS,
+            ("LoginRequest.password" | "current_password", "maxLength") => {
+                MAX_CHECKED_PASSWORD_CHARS
+            }
+            ("token", "maxLength") => MAX_RESET_TOKEN_CHARS,
+            ("product", "maxLength") => MAX_PRODUCT_CHARS,
+            ("notes", "maxLength") => MAX_NOTES_CHARS,
+            ("items", "maxItems") => MAX_ITEMS,
+            ("quantity", "maximum") => return u64::try_from(MAX_QUANTITY).ok(),
+            ("unit_price_cents", "maximum") => return u64::try_from(MAX_UNIT_PRICE_CENTS).ok(),
+            ("per_page", "maximum") => return Some(MAX_PER_PAGE),
+            ("page", "maximum") => return Some(MAX_PAGE),
+            ("q", "maxLength") => MAX_SEARCH_CHARS,
+            _ => return None,
+        };
+        u64::try_from(limit).ok()
+    };
+    let mut checked = 0;
+    let mut check = |place: &str, field: &str, schema: &Value| {
+        for keyword in ["maxLength", "minLength", "maximum", "maxItems"] {
+            let Some(published) = schema.get(keyword).and_then(Value::as_f64) else {
+                continue;
+            };
+            // A lower bound of 0 or 1 is the type's, not a limit of the domain.
+            if keyword == "minLength" && published <= 1.0 {
+                continue;
+            }
+            let qualified = format!("{place}.{field}");
+            let declared = expected(&qualified, keyword).or_else(|| expected(field, keyword));
+            #[allow(clippy::cast_precision_loss)]
+            let declared = declared.map(|limit| limit as f64);
+            assert_eq!(
+                declared,
+                Some(published),
+                "{qualified}: the spec says {keyword} {published}; declare it in the domain"
+            );
+            checked += 1;
+        }
+    };
+    for (name, schema) in document["components"]["schemas"].as_object().unwrap() {
+        for (field, property) in schema["properties"].as_object().into_iter().flatten() {
+            check(name, field, property);
+        }
+    }
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        for operation in operations.as_object().unwrap().values() {
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let name = parameter["name"].as_str().unwrap();
+                check(path, name, &parameter["schema"]);
+            }
+        }
+    }
+    assert!(checked >= 30, "only {checked} limits found in the spec");
+}

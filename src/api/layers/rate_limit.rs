@@ -1,10 +1,11 @@
-//! The API-wide limit per client address: every `/api` request, and the reset page's form,
-//! which does what `POST /api/reset-password` does and so spends the same budget (its refusal
-//! is the API's JSON 429: only a script gets there). Allowed responses say what is left.
+//! The API-wide limit per client address: every `/api` request, and the reset pages, which
+//! check a token or reset a password as `POST /api/reset-password` does and so spend the same
+//! budget (their refusal is the API's JSON 429: only a script gets there). Allowed responses
+//! say what is left.
 
 use std::sync::Arc;
 
-use poem::{Endpoint, IntoResponse, Request, Response, http::Method};
+use poem::{Endpoint, IntoResponse, Request, Response};
 
 use super::ClientAddress;
 use crate::{
@@ -18,8 +19,7 @@ pub async fn layer<E: Endpoint>(
     limits: RateLimits,
 ) -> poem::Result<Response> {
     let path = request.uri().path();
-    let is_limited = path.starts_with("/api/")
-        || (request.method() == Method::POST && path == "/reset-password");
+    let is_limited = path.starts_with("/api/") || path.starts_with("/reset-password");
     let client = request.extensions().get::<ClientAddress>().copied();
     let decision = match client {
         Some(ClientAddress(client)) if is_limited => limits.api(client).await,

@@ -17,7 +17,7 @@ pub async fn layer<E: Endpoint>(
     storage: Storage,
 ) -> poem::Result<Response> {
     let path = request.uri().path();
-    let needs_database = path.starts_with("/api/") || path == "/reset-password";
+    let needs_database = path.starts_with("/api/") || path.starts_with("/reset-password");
     if needs_database && storage.check().is_err() {
         return Ok(ApiError::storage_unavailable().into_response());
     }
