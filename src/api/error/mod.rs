@@ -1,17 +1,17 @@
-//! The one error body of the API, and how each operation declares the errors it can return.
+//! The one error body of the API, and the errors handlers fail with.
 //!
-//! Handlers fail with [`ApiError`]. An operation's error type is [`Failure<S>`], where `S` is a
-//! set of [`status`] bits: it puts exactly those statuses, each with the [`ErrorBody`] schema,
-//! into the operation's entry in the spec, so generated clients get typed errors.
+//! Handlers fail with [`ApiError`]. An operation's error type is [`Failure<S>`] (in `failure`),
+//! where `S` is a set of [`status`] bits: it puts exactly those statuses, each with the
+//! [`ErrorBody`] schema, into the operation's entry in the spec, so generated clients get typed
+//! errors.
+
+mod failure;
 
 use std::collections::BTreeMap;
 
+pub use failure::{Failure, status};
 use poem::{IntoResponse, Response, http::StatusCode};
-use poem_openapi::{
-    ApiResponse, Object,
-    registry::{MetaHeader, MetaMediaType, MetaResponse, MetaResponses, Registry},
-    types::{Example, Type},
-};
+use poem_openapi::{Object, types::Example};
 
 use crate::{
     domain::FieldErrors,
@@ -321,175 +321,5 @@ pub fn set_rate_limit_headers(headers: &mut poem::http::HeaderMap, decision: &De
 impl From<ApiError> for poem::Error {
     fn from(err: ApiError) -> Self {
         poem::Error::from_response(err.into_response())
-    }
-}
-
-/// Bits naming the error statuses an operation declares; combine them with `|`.
-pub mod status {
-    pub const BAD_REQUEST: u32 = 1 << 0;
-    pub const UNAUTHORIZED: u32 = 1 << 1;
-    pub const FORBIDDEN: u32 = 1 << 2;
-    pub const NOT_FOUND: u32 = 1 << 3;
-    pub const CONFLICT: u32 = 1 << 4;
-    pub const PAYLOAD_TOO_LARGE: u32 = 1 << 5;
-    pub const UNSUPPORTED_MEDIA_TYPE: u32 = 1 << 6;
-    pub const UNPROCESSABLE: u32 = 1 << 7;
-    pub const INTERNAL: u32 = 1 << 8;
-    pub const UNAVAILABLE: u32 = 1 << 9;
-    pub const TOO_MANY_REQUESTS: u32 = 1 << 10;
-
-    /// Any `/api` operation: it reaches the database and counts against the per-address limit.
-    pub const ALWAYS: u32 = INTERNAL | UNAVAILABLE | TOO_MANY_REQUESTS;
-    /// Any operation on `/{resource}/{id}`: authenticated, and the id may be malformed or unknown.
-    pub const PER_ID: u32 = UNAUTHORIZED | BAD_REQUEST | NOT_FOUND | ALWAYS;
-    /// Any operation that reads a JSON body.
-    pub const JSON_BODY: u32 =
-        BAD_REQUEST | PAYLOAD_TOO_LARGE | UNSUPPORTED_MEDIA_TYPE | UNPROCESSABLE;
-}
-
-struct Declared {
-    bit: u32,
-    status: u16,
-    description: &'static str,
-    headers: &'static [(&'static str, &'static str)],
-}
-
-const RATE_LIMIT_HEADERS: &[(&str, &str)] = &[
-    ("Retry-After", "Seconds until the limit's window ends."),
-    ("RateLimit-Limit", "Requests allowed in the window."),
-    ("RateLimit-Remaining", "Requests left in the window."),
-    ("RateLimit-Reset", "Seconds until the window ends."),
-];
-
-const DECLARED: [Declared; 11] = [
-    Declared {
-        bit: status::BAD_REQUEST,
-        status: 400,
-        description: "Malformed request: the body is not JSON, or a path parameter is not a number.",
-        headers: &[],
-    },
-    Declared {
-        bit: status::UNAUTHORIZED,
-        status: 401,
-        description: "Missing, invalid, expired or revoked bearer token.",
-        headers: &[("WWW-Authenticate", "Always `Bearer`.")],
-    },
-    Declared {
-        bit: status::FORBIDDEN,
-        status: 403,
-        description: "Authenticated, but this collection is for admins only.",
-        headers: &[],
-    },
-    Declared {
-        bit: status::NOT_FOUND,
-        status: 404,
-        description: "No such resource, or not yours.",
-        headers: &[],
-    },
-    Declared {
-        bit: status::CONFLICT,
-        status: 409,
-        description: "The request conflicts with the resource's current state.",
-        headers: &[],
-    },
-    Declared {
-        bit: status::PAYLOAD_TOO_LARGE,
-        status: 413,
-        description: "The body is larger than 1 MiB.",
-        headers: &[],
-    },
-    Declared {
-        bit: status::UNSUPPORTED_MEDIA_TYPE,
-        status: 415,
-        description: "The body is not `application/json`.",
-        headers: &[],
-    },
-    Declared {
-        bit: status::UNPROCESSABLE,
-        status: 422,
-        description: "Validation failed: `errors` has one entry per bad field.",
-        headers: &[],
-    },
-    Declared {
-        bit: status::TOO_MANY_REQUESTS,
-        status: 429,
-        description: "Rate limited: wait `Retry-After` seconds.",
-        headers: RATE_LIMIT_HEADERS,
-    },
-    Declared {
-        bit: status::INTERNAL,
-        status: 500,
-        description: "Unexpected failure; the log has the details under the request id.",
-        headers: &[],
-    },
-    Declared {
-        bit: status::UNAVAILABLE,
-        status: 503,
-        description: "Temporarily unable to serve: the database cannot be reached or its files \
-            failed (`storage_unavailable`), the request took too long, or too much password work \
-            is queued. Retry after `Retry-After` seconds.",
-        headers: &[("Retry-After", "Seconds to wait before trying again.")],
-    },
-];
-
-/// The errors an operation can return: `S` is a union of [`status`] bits.
-pub struct Failure<const S: u32>(ApiError);
-
-impl<const S: u32> From<ApiError> for Failure<S> {
-    fn from(err: ApiError) -> Self {
-        debug_assert!(
-            DECLARED
-                .iter()
-                .any(|declared| declared.bit & S != 0 && declared.status == err.status.as_u16()),
-            "status {} is not declared by this operation",
-            err.status
-        );
-        Self(err)
-    }
-}
-
-impl<const S: u32> From<ServiceError> for Failure<S> {
-    fn from(err: ServiceError) -> Self {
-        ApiError::from(err).into()
-    }
-}
-
-impl<const S: u32> From<Failure<S>> for poem::Error {
-    fn from(failure: Failure<S>) -> Self {
-        failure.0.into()
-    }
-}
-
-impl<const S: u32> ApiResponse for Failure<S> {
-    fn meta() -> MetaResponses {
-        let responses = DECLARED
-            .iter()
-            .filter(|declared| declared.bit & S != 0)
-            .map(|declared| MetaResponse {
-                description: declared.description,
-                status: Some(declared.status),
-                status_range: None,
-                content: vec![MetaMediaType {
-                    content_type: "application/json; charset=utf-8",
-                    schema: ErrorBody::schema_ref(),
-                }],
-                headers: declared
-                    .headers
-                    .iter()
-                    .map(|(name, description)| MetaHeader {
-                        name: (*name).to_owned(),
-                        description: Some((*description).to_owned()),
-                        required: true,
-                        deprecated: false,
-                        schema: String::schema_ref(),
-                    })
-                    .collect(),
-            })
-            .collect();
-        MetaResponses { responses }
-    }
-
-    fn register(registry: &mut Registry) {
-        ErrorBody::register(registry);
     }
 }
