@@ -17,7 +17,7 @@ use std::{
     convert::Infallible,
     io,
     pin::Pin,
-    sync::Arc,
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
     task::{Context, Poll},
     time::Duration,
 };
@@ -172,7 +172,7 @@ where
         mut closing,
         _slot,
     } = connection;
-    let (clock, mut deadline) = Clock::start(limits);
+    let clock = Clock::start(limits);
     let service = hyper::service::service_fn({
         let clock = Arc::clone(&clock);
         move |request: hyper::Request<Incoming>| {
@@ -190,20 +190,23 @@ where
             }
         }
     });
-    let io = TokioIo::new(WatchedIo { io, clock });
+    let io = TokioIo::new(WatchedIo {
+        io,
+        clock: Arc::clone(&clock),
+    });
     let served = builder.serve_connection(io, service);
     tokio::pin!(served);
 
     tokio::select! {
         result = served.as_mut() => return log_connection_error(result),
-        () = expired(&mut deadline) => return,
+        () = expired(&clock) => return,
         _ = closing.wait_for(|closing| *closing) => {}
     }
     // Shutting down: the request in flight gets its answer, then the connection closes.
     served.as_mut().graceful_shutdown();
     tokio::select! {
         result = served => log_connection_error(result),
-        () = expired(&mut deadline) => {}
+        () = expired(&clock) => {}
     }
 }
 
@@ -233,73 +236,83 @@ impl Phase {
     }
 }
 
-/// Moves a connection's phase as bytes arrive and requests start and finish.
+/// Moves a connection's phase as bytes arrive and requests start and finish. A request only
+/// takes a lock and reads the clock: the timer task is never woken by it, it wakes on its own
+/// (see [`expired`]) and looks at the phase then.
 struct Clock {
-    phase: watch::Sender<Phase>,
+    phase: Mutex<Phase>,
     limits: ConnectionLimits,
 }
 
 impl Clock {
-    fn start(limits: ConnectionLimits) -> (Arc<Self>, watch::Receiver<Phase>) {
-        let (phase, deadline) = watch::channel(Phase::ReadingHead {
-            deadline: Instant::now() + limits.header_read_timeout,
-        });
-        (Arc::new(Self { phase, limits }), deadline)
+    fn start(limits: ConnectionLimits) -> Arc<Self> {
+        Arc::new(Self {
+            phase: Mutex::new(Phase::ReadingHead {
+                deadline: Instant::now() + limits.header_read_timeout,
+            }),
+            limits,
+        })
+    }
+
+    fn phase(&self) -> MutexGuard<'_, Phase> {
+        self.phase.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn bytes_arrived(&self) {
-        self.phase.send_if_modified(|phase| match phase {
-            Phase::Idle { .. } => {
-                *phase = Phase::ReadingHead {
-                    deadline: Instant::now() + self.limits.header_read_timeout,
-                };
-                true
-            }
-            Phase::ReadingHead { .. } | Phase::Busy { .. } => false,
-        });
+        let mut phase = self.phase();
+        if let Phase::Idle { .. } = *phase {
+            *phase = Phase::ReadingHead {
+                deadline: Instant::now() + self.limits.header_read_timeout,
+            };
+        }
     }
 
     fn request_started(self: &Arc<Self>) -> InFlight {
-        self.phase.send_modify(|phase| {
-            *phase = match *phase {
-                Phase::Busy { requests } => Phase::Busy {
-                    requests: requests + 1,
-                },
-                Phase::ReadingHead { .. } | Phase::Idle { .. } => Phase::Busy { requests: 1 },
-            };
-        });
+        let mut phase = self.phase();
+        *phase = match *phase {
+            Phase::Busy { requests } => Phase::Busy {
+                requests: requests + 1,
+            },
+            Phase::ReadingHead { .. } | Phase::Idle { .. } => Phase::Busy { requests: 1 },
+        };
+        drop(phase);
         InFlight(Arc::clone(self))
     }
 
     fn request_finished(&self) {
-        self.phase.send_modify(|phase| {
-            *phase = match *phase {
-                Phase::Busy { requests } if requests > 1 => Phase::Busy {
-                    requests: requests - 1,
-                },
-                _ => Phase::Idle {
-                    deadline: Instant::now() + self.limits.keep_alive_timeout,
-                },
-            };
-        });
+        let mut phase = self.phase();
+        *phase = match *phase {
+            Phase::Busy { requests } if requests > 1 => Phase::Busy {
+                requests: requests - 1,
+            },
+            _ => Phase::Idle {
+                deadline: Instant::now() + self.limits.keep_alive_timeout,
+            },
+        };
+    }
+
+    /// How long the timer may sleep before looking again: a deadline can move earlier (the
+    /// first byte of a new request starts the shorter header timeout), so never longer than a
+    /// quarter of the shorter timeout. A connection closes at most that late.
+    fn nap(&self) -> Duration {
+        self.limits
+            .header_read_timeout
+            .min(self.limits.keep_alive_timeout)
+            / 4
     }
 }
 
 /// Completes when the connection's current deadline passes.
-async fn expired(phase: &mut watch::Receiver<Phase>) {
+async fn expired(clock: &Clock) {
     loop {
-        let deadline = phase.borrow_and_update().deadline();
-        let changed = match deadline {
-            Some(deadline) => tokio::select! {
-                () = tokio::time::sleep_until(deadline) => return,
-                changed = phase.changed() => changed,
-            },
-            None => phase.changed().await,
+        let deadline = clock.phase().deadline();
+        let now = Instant::now();
+        let wake = match deadline {
+            Some(deadline) if deadline <= now => return,
+            Some(deadline) => deadline.min(now + clock.nap()),
+            None => now + clock.nap(),
         };
-        if changed.is_err() {
-            // The connection is gone; whoever polls this is about to stop.
-            std::future::pending::<()>().await;
-        }
+        tokio::time::sleep_until(wake).await;
     }
 }
 

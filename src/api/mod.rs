@@ -151,15 +151,12 @@ pub fn app(state: AppState, http: &HttpSettings) -> BoxEndpoint<'static> {
         "/reset-password/new-link".to_owned(),
         vec!["POST".to_owned()],
     ));
-    let routes = Arc::new(layers::Routes::new(routes));
-    let request_policy = Arc::new(layers::request::RequestPolicy {
-        routes: routes.clone(),
-        trusted_proxies: http.trusted_proxies.clone(),
+    let policy = Arc::new(layers::Policy {
+        routes: layers::Routes::new(routes),
+        http: http.clone(),
+        limits: state.limits.clone(),
+        storage: state.storage.clone(),
     });
-    let cors_origins = Arc::new(http.cors_origins.clone());
-    let limits = state.limits.clone();
-    let storage = state.storage.clone();
-    let request_timeout = http.request_timeout;
 
     let docs_csp = pages::content_security_policy(&docs);
     // Mounted twice without stripping, so that its paths stay exactly as the spec says and
@@ -201,16 +198,9 @@ pub fn app(state: AppState, http: &HttpSettings) -> BoxEndpoint<'static> {
         .nest_no_strip("/api", api.clone())
         .nest_no_strip("/health", api)
         .data(state)
-        // The layers, innermost first: see `layers` for what each does and why this order.
-        .around(move |next, request| layers::timeout::layer(next, request, request_timeout))
-        .around(move |next, request| layers::json_errors::layer(next, request, routes.clone()))
-        .around(move |next, request| layers::storage::layer(next, request, storage.clone()))
-        .around(move |next, request| layers::rate_limit::layer(next, request, limits.clone()))
-        .around(layers::size_limits::layer)
-        .around(move |next, request| layers::cors::layer(next, request, cors_origins.clone()))
-        .around(move |next, request| layers::request::layer(next, request, request_policy.clone()))
+        .around(move |endpoint, request| layers::around(endpoint, request, policy.clone()))
         .map_to_response()
-        // One type for the server to hold: seven layers of `Around` nest deeper than the
-        // compiler likes to lay out inside the connection loop's futures.
+        // Boxed, as poem's own server does: the connection loop then moves a pointer, not the
+        // whole future of every request through the routes.
         .boxed()
 }

@@ -67,6 +67,14 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
                     .busy_timeout(Duration::from_secs(5))
             });
     }
+    if new_file.is_some() {
+        // Turning a new file to WAL takes a lock that SQLite's busy handler does not wait for:
+        // done on one connection first, so that the pool's first connections do not race for
+        // it ("database is locked").
+        let mut first = options.clone();
+        first.max_connections(1).min_connections(0);
+        Database::connect(first).await?.close().await?;
+    }
     let db = Database::connect(options).await?;
     if let Some(path) = new_file.filter(|path| path.exists()) {
         tracing::warn!(

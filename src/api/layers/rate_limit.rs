@@ -3,39 +3,38 @@
 //! budget (their refusal is the API's JSON 429: only a script gets there). Allowed responses
 //! say what is left.
 
-use std::sync::Arc;
-
-use poem::{Endpoint, IntoResponse, Request, Response};
+use poem::{IntoResponse, Request, Response};
 
 use super::ClientAddress;
 use crate::{
     api::error::{ApiError, set_rate_limit_headers},
-    service::rate_limit::RateLimits,
+    service::rate_limit::{Decision, RateLimits},
 };
 
-pub async fn layer<E: Endpoint>(
-    next: Arc<E>,
-    request: Request,
-    limits: RateLimits,
-) -> poem::Result<Response> {
+/// Counts the request: `Err` with the 429 when over the limit, else the figures to show.
+pub async fn check(request: &Request, limits: &RateLimits) -> Result<Option<Decision>, Response> {
     let path = request.uri().path();
     let is_limited = path.starts_with("/api/") || path.starts_with("/reset-password");
-    let client = request.extensions().get::<ClientAddress>().copied();
-    let decision = match client {
-        Some(ClientAddress(client)) if is_limited => limits.api(client).await,
-        _ => None,
+    let Some(ClientAddress(client)) = request.extensions().get::<ClientAddress>().copied() else {
+        return Ok(None);
     };
-    let Some(decision) = decision else {
-        return next.call(request).await.map(IntoResponse::into_response);
-    };
-    if !decision.allowed {
-        return Ok(ApiError::too_many_requests(decision).into_response());
+    if !is_limited {
+        return Ok(None);
     }
-    let mut response = next.call(request).await?.into_response();
-    // A 429 from a stricter limit (login, register, …) already describes the limit that
-    // refused it; the API-wide figures would contradict it.
-    if !response.headers().contains_key("ratelimit-limit") {
+    match limits.api(client).await {
+        Some(decision) if !decision.allowed => {
+            Err(ApiError::too_many_requests(decision).into_response())
+        }
+        decision => Ok(decision),
+    }
+}
+
+/// What is left of the limit. A 429 from a stricter limit (login, register, …) already
+/// describes the limit that refused it; the API-wide figures would contradict it.
+pub fn add_headers(response: &mut Response, decision: Option<Decision>) {
+    if let Some(decision) = decision
+        && !response.headers().contains_key("ratelimit-limit")
+    {
         set_rate_limit_headers(response.headers_mut(), &decision);
     }
-    Ok(response)
 }

@@ -1,13 +1,13 @@
-//! The outermost layer: the request's id and client address, its span and its one log line,
-//! and the headers every response carries.
+//! The first and last step: the request's id and client address, its span and its one log
+//! line, and the headers every response carries.
 
-use std::{net::IpAddr, sync::Arc, time::Instant};
+use std::{net::IpAddr, time::Instant};
 
 use poem::{
-    Endpoint, IntoResponse, Request, Response,
+    Request, Response,
     http::{HeaderValue, header},
 };
-use tracing::{Instrument, field::Empty};
+use tracing::{Span, field::Empty};
 
 use super::Routes;
 use crate::{config::TrustedProxy, service::password_hasher::Claimant};
@@ -25,25 +25,25 @@ impl ClientAddress {
     }
 }
 
-/// What this layer needs, built once at start-up.
-pub struct RequestPolicy {
-    pub routes: Arc<Routes>,
-    pub trusted_proxies: Vec<TrustedProxy>,
+/// What [`finish`] needs of a request that [`start`] began.
+pub struct Started {
+    pub span: Span,
+    request_id: String,
+    is_api: bool,
+    at: Instant,
 }
 
-pub async fn layer<E: Endpoint>(
-    next: Arc<E>,
-    mut request: Request,
-    policy: Arc<RequestPolicy>,
-) -> poem::Result<Response> {
+/// Gives the request its id, its client address (an extension the handlers read) and its span,
+/// named by the spec's route template, never the raw path.
+pub fn start(request: &mut Request, routes: &Routes, trusted_proxies: &[TrustedProxy]) -> Started {
     let request_id = request
         .header(REQUEST_ID)
         .filter(|id| sane_request_id(id))
         .map_or_else(|| crate::service::random_hex(16), str::to_owned);
-    // The path only: a query string can hold a reset token.
-    let path = request.uri().path().to_owned();
-    let client = client_address(&request, &policy.trusted_proxies);
+    let client = client_address(request, trusted_proxies);
     request.extensions_mut().insert(ClientAddress(client));
+    // The path only: a query string can hold a reset token.
+    let path = request.uri().path();
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
@@ -55,36 +55,37 @@ pub async fn layer<E: Endpoint>(
         latency_ms = Empty,
         user_id = Empty,
     );
-    // The spec's name for the route, never the raw path: ids stay out of the route field.
-    if let Some(route) = policy.routes.template(&path) {
+    if let Some(route) = routes.template(path) {
         span.record("route", route);
     }
-    let started = Instant::now();
+    Started {
+        span,
+        request_id,
+        is_api: path.starts_with("/api/"),
+        at: Instant::now(),
+    }
+}
 
-    let mut response = match next.call(request).instrument(span.clone()).await {
-        Ok(response) => response.into_response(),
-        // The inner layers answer every error themselves; this is only a safety net.
-        Err(err) => err.into_response(),
-    };
-
+/// The headers every response carries, and the request's one log line.
+pub fn finish(mut response: Response, started: &Started) -> Response {
     let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
+    if let Ok(value) = HeaderValue::from_str(&started.request_id) {
         headers.insert(REQUEST_ID, value);
     }
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    if path.starts_with("/api/") {
+    if started.is_api {
         // Tokens and personal data: never kept by a cache.
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-
     let status = response.status();
+    let span = &started.span;
     span.record("status", status.as_u16());
     span.record(
         "latency_ms",
-        (started.elapsed().as_secs_f64() * 1e6).round() / 1e3,
+        (started.at.elapsed().as_secs_f64() * 1e6).round() / 1e3,
     );
     span.in_scope(|| {
         if status.is_server_error() {
@@ -93,7 +94,7 @@ pub async fn layer<E: Endpoint>(
             tracing::info!("request finished");
         }
     });
-    Ok(response)
+    response
 }
 
 /// An incoming id is echoed only when it is short and plain, so that it is safe in logs.

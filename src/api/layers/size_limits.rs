@@ -1,9 +1,7 @@
 //! Requests too large to be worth reading: a URI over 8 KiB (414), headers over 32 KiB or more
 //! than 100 of them (431). Bodies are bounded where they are read (`api::body`).
 
-use std::sync::Arc;
-
-use poem::{Endpoint, IntoResponse, Request, Response, http::HeaderMap};
+use poem::{IntoResponse, Request, Response, http::HeaderMap};
 
 use crate::api::error::ApiError;
 
@@ -12,20 +10,21 @@ const MAX_HEADER_BYTES: usize = 32 * 1024;
 /// hyper lets up to 256 through (src/http_server.rs), so that this answer is ours.
 const MAX_HEADER_COUNT: usize = 100;
 
-pub async fn layer<E: Endpoint>(next: Arc<E>, request: Request) -> poem::Result<Response> {
+/// The refusal of a request too large to read, if it is one.
+pub fn check(request: &Request) -> Option<Response> {
     let uri_bytes = request
         .uri()
         .path_and_query()
         .map_or(0, |uri| uri.as_str().len());
     if uri_bytes > MAX_URI_BYTES {
-        return Ok(ApiError::uri_too_long().into_response());
+        return Some(ApiError::uri_too_long().into_response());
     }
     if request.headers().len() > MAX_HEADER_COUNT
         || headers_size(request.headers()) > MAX_HEADER_BYTES
     {
-        return Ok(ApiError::headers_too_large().into_response());
+        return Some(ApiError::headers_too_large().into_response());
     }
-    next.call(request).await.map(IntoResponse::into_response)
+    None
 }
 
 fn headers_size(headers: &HeaderMap) -> usize {
