@@ -169,7 +169,7 @@ impl ApiError {
         Self::new(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             "headers_too_large",
-            "The request headers are over 32 KiB, or more than 100.",
+            "The request headers are larger than 32 KiB.",
         )
     }
 
