@@ -8,6 +8,8 @@ use std::{
 
 use lettre::message::Mailbox;
 
+use crate::i18n::Locale;
+
 /// A value that must never reach a log line: `Debug` prints a placeholder.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret<T>(T);
@@ -181,6 +183,9 @@ pub struct Config {
     pub tokens: TokenSettings,
     pub bcrypt: BcryptSettings,
     pub mail: MailSettings,
+    /// The language of a response whose request names none of ours, and of new accounts made
+    /// without a request (`create-admin`).
+    pub default_locale: Locale,
     pub log_format: LogFormat,
 }
 
@@ -281,6 +286,17 @@ impl Config {
             reset_token_ttl: seconds(&get, "RESET_TOKEN_TTL_SECS", 3600, 1, 604_800)?,
         };
 
+        let default_locale = match get("DEFAULT_LOCALE") {
+            Some(tag) => Locale::parse(tag.trim()).ok_or_else(|| {
+                let known: Vec<_> = Locale::all().map(Locale::as_str).collect();
+                invalid(
+                    "DEFAULT_LOCALE",
+                    format!("`{tag}` is not one of {}", known.join(", ")),
+                )
+            })?,
+            None => Locale::english(),
+        };
+
         let log_format = match get("LOG_FORMAT").as_deref().map(str::trim) {
             None | Some("pretty") => LogFormat::Pretty,
             Some("json") => LogFormat::Json,
@@ -305,6 +321,7 @@ impl Config {
                 jobs_per_address: number(&get, "BCRYPT_JOBS_PER_ADDRESS", 8, 1, 1_000)? as usize,
             },
             mail,
+            default_locale,
             log_format,
         })
     }
@@ -474,6 +491,7 @@ mod tests {
         assert_eq!(config.bcrypt.jobs_per_address, 8);
         assert_eq!(config.mail.public_url, "http://127.0.0.1:8080");
         assert_eq!(config.tokens.session_cache_ttl, Duration::from_secs(5));
+        assert_eq!(config.default_locale.as_str(), "en");
     }
 
     #[test]
@@ -501,6 +519,7 @@ mod tests {
             ("BCRYPT_JOBS_PER_ACCOUNT", "none"),
             ("BCRYPT_JOBS_PER_ADDRESS", "0"),
             ("RATE_LIMIT_CURRENT_PASSWORD", "5"),
+            ("DEFAULT_LOCALE", "de"),
             ("HTTP_HEADER_READ_TIMEOUT_SECS", "0"),
             ("HTTP_KEEP_ALIVE_TIMEOUT_SECS", "ten"),
             ("HTTP_MAX_CONNECTIONS", "0"),

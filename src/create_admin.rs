@@ -6,6 +6,7 @@ use comptoir::{
     config::{Config, DatabaseKind},
     db,
     domain::{Email, Name, Password},
+    i18n,
     service::{
         ServiceError,
         accounts::{Accounts, AdminOutcome},
@@ -39,7 +40,7 @@ pub async fn run(config: &Config, email: &str, name: &str) -> ExitCode {
                 .into_iter()
                 .flatten()
             {
-                eprintln!("comptoir: {problem}");
+                eprintln!("comptoir: {}", i18n::text(config.default_locale, &problem));
             }
             return ExitCode::from(2);
         }
@@ -97,8 +98,12 @@ pub async fn run(config: &Config, email: &str, name: &str) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(ServiceError::Validation(errors)) => {
-            for (field, messages) in errors.into_map() {
-                eprintln!("comptoir: {field}: {}", messages.join(" "));
+            for (field, messages) in errors.iter() {
+                let texts: Vec<_> = messages
+                    .iter()
+                    .map(|message| i18n::text(config.default_locale, message))
+                    .collect();
+                eprintln!("comptoir: {field}: {}", texts.join(" "));
             }
             ExitCode::from(2)
         }

@@ -5,6 +5,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod http_server;
+pub mod i18n;
 pub mod mail;
 pub mod service;
 pub mod startup;

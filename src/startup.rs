@@ -174,6 +174,7 @@ async fn build_state(config: &Config, db: DatabaseConnection) -> anyhow::Result<
         .await
         .context("watching the database files")?;
     Ok(AppState {
+        default_locale: config.default_locale,
         limits: limits.clone(),
         password_resets: PasswordResets::new(
             db.clone(),

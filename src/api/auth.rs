@@ -11,12 +11,9 @@ use super::{
     types::{EmailAddress, MessageResponse, UserResource},
 };
 use crate::{
-    domain::{Email, Password},
-    service::{
-        accounts::NewAccount,
-        password_reset::{LINK_SENT, PASSWORD_RESET},
-        sessions::IssuedToken,
-    },
+    domain::{Email, Message, Password},
+    i18n::{self, Locale},
+    service::{accounts::NewAccount, sessions::IssuedToken},
 };
 use poem::web::Data;
 
@@ -160,7 +157,7 @@ pub struct StatusResponse {
 impl Example for StatusResponse {
     fn example() -> Self {
         Self {
-            status: LINK_SENT.into(),
+            status: i18n::plain(Locale::english(), "password-reset-link-sent"),
         }
     }
 }
@@ -276,7 +273,7 @@ impl AuthApi {
             .revoke(auth.0.user.id, &auth.0.session_id)
             .await?;
         Ok(LogoutResponse::Ok(Json(MessageResponse {
-            message: "Logged out.".into(),
+            message: i18n::say(&Message::new("auth-logged-out")),
         })))
     }
 
@@ -318,7 +315,7 @@ impl AuthApi {
         })?;
         state.password_resets.request_link(email);
         Ok(StatusReply::Ok(Json(StatusResponse {
-            status: LINK_SENT.into(),
+            status: i18n::say(&Message::new("password-reset-link-sent")),
         })))
     }
 
@@ -356,7 +353,7 @@ impl AuthApi {
             )
             .await?;
         Ok(StatusReply::Ok(Json(StatusResponse {
-            status: PASSWORD_RESET.into(),
+            status: i18n::say(&Message::new("password-reset-done")),
         })))
     }
 }

@@ -20,7 +20,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use super::error::ApiError;
-use crate::domain::FieldErrors;
+use crate::domain::{FieldErrors, Message};
 
 /// Bodies larger than this are refused with a 413 before they are parsed.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -64,7 +64,7 @@ impl<T: ParseFromJSON + 'static> ParsePayload for JsonBody<T> {
             .await
             .map_err(|err| match err {
                 poem::error::ReadBodyError::PayloadTooLarge => ApiError::payload_too_large(),
-                _ => ApiError::bad_request("malformed_body", "The request body could not be read."),
+                _ => ApiError::bad_request("malformed_body", Message::new("error-body-unreadable")),
             })?;
         // An empty body is an empty object: for PATCH it changes nothing, elsewhere it yields
         // a 422 that lists every required field.
@@ -74,7 +74,9 @@ impl<T: ParseFromJSON + 'static> ParsePayload for JsonBody<T> {
             serde_json::from_slice(&bytes).map_err(|err| {
                 ApiError::bad_request(
                     "malformed_json",
-                    format!("The request body is not valid JSON: {err}."),
+                    Message::new("error-json-malformed")
+                        .with("line", err.line())
+                        .with("column", err.column()),
                 )
             })?
         };
@@ -86,7 +88,14 @@ impl<T: ParseFromJSON + 'static> ParsePayload for JsonBody<T> {
             return Err(ApiError::validation(errors).into());
         }
         T::parse_from_json(Some(value)).map(Self).map_err(|err| {
-            ApiError::validation(FieldErrors::single("body", err.into_message())).into()
+            // The schema check above leaves nothing for poem-openapi to refuse; if it ever does,
+            // its English sentence goes to the log and the client gets ours.
+            tracing::warn!(error = %err.into_message(), "a body passed the schema check but did not parse");
+            ApiError::validation(FieldErrors::single(
+                "body",
+                Message::new("validation-body-invalid"),
+            ))
+            .into()
         })
     }
 }
@@ -127,11 +136,10 @@ fn check(
         },
     };
     let field = if path.is_empty() { "body" } else { path };
-    let label = field.replace('_', " ");
 
     if value.is_null() {
         if !schema.nullable {
-            errors.add(field, format!("The {label} field must not be null."));
+            errors.add(field, Message::new("validation-not-null").field(field));
         }
         return;
     }
@@ -139,32 +147,38 @@ fn check(
         check(value, part, path, registry, errors);
     }
     if !schema.enum_items.is_empty() && !schema.enum_items.contains(value) {
-        let allowed: Vec<String> = schema.enum_items.iter().map(Value::to_string).collect();
+        let allowed: Vec<String> = schema
+            .enum_items
+            .iter()
+            .map(|item| {
+                item.as_str()
+                    .map_or_else(|| item.to_string(), str::to_owned)
+            })
+            .collect();
         errors.add(
             field,
-            format!(
-                "The selected {label} is invalid (expected one of {}).",
-                allowed.join(", ")
-            ),
+            Message::new("validation-one-of")
+                .field(field)
+                .with("allowed", allowed.join(", ")),
         );
         return;
     }
     match schema.ty {
         "object" => check_object(value, schema, path, registry, errors),
         "array" => check_array(value, schema, path, registry, errors),
-        "string" => check_string(value, schema, field, &label, errors),
+        "string" => check_string(value, schema, field, errors),
         "integer" => match value.as_i64() {
             // Bounds in this API are far below 2^52, where f64 stops being exact.
             #[allow(clippy::cast_precision_loss)]
-            Some(number) => check_range(number as f64, schema, field, &label, errors),
-            None => errors.add(field, format!("The {label} field must be an integer.")),
+            Some(number) => check_range(number as f64, schema, field, errors),
+            None => errors.add(field, Message::new("validation-integer").field(field)),
         },
         "number" => match value.as_f64() {
-            Some(number) => check_range(number, schema, field, &label, errors),
-            None => errors.add(field, format!("The {label} field must be a number.")),
+            Some(number) => check_range(number, schema, field, errors),
+            None => errors.add(field, Message::new("validation-number").field(field)),
         },
         "boolean" if !value.is_boolean() => {
-            errors.add(field, format!("The {label} field must be true or false."));
+            errors.add(field, Message::new("validation-boolean").field(field));
         }
         _ => {}
     }
@@ -182,10 +196,7 @@ fn check_object(
 ) {
     let Some(object) = value.as_object() else {
         let field = if path.is_empty() { "body" } else { path };
-        errors.add(
-            field,
-            format!("The {} field must be an object.", field.replace('_', " ")),
-        );
+        errors.add(field, Message::new("validation-object").field(field));
         return;
     };
     let child = |name: &str| {
@@ -204,10 +215,7 @@ fn check_object(
     for required in &schema.required {
         if !object.contains_key(*required) {
             let field = child(required);
-            errors.add(
-                &field,
-                format!("The {} field is required.", field.replace('_', " ")),
-            );
+            errors.add(&field, Message::new("validation-required").field(&field));
         }
     }
     for (name, item) in object {
@@ -222,12 +230,10 @@ fn check_object(
                     check(item, additional, &child(name), registry, errors);
                 } else {
                     let field = child(name);
+                    let written = field.rsplit('.').next().unwrap_or(&field).to_owned();
                     errors.add(
                         &field,
-                        format!(
-                            "The {} field is not a known field.",
-                            field.replace('_', " ")
-                        ),
+                        Message::new("validation-unknown-field").with("name", written),
                     );
                 }
             }
@@ -242,27 +248,24 @@ fn check_array(
     registry: &Registry,
     errors: &mut FieldErrors,
 ) {
-    let label = path.replace('_', " ");
     let Some(items) = value.as_array() else {
-        errors.add(path, format!("The {label} field must be an array."));
+        errors.add(path, Message::new("validation-array").field(path));
         return;
     };
-    if schema.min_items.is_some_and(|min| items.len() < min) {
+    if let Some(min) = schema.min_items.filter(|min| items.len() < *min) {
         errors.add(
             path,
-            format!(
-                "The {label} field must have at least {} items.",
-                schema.min_items.unwrap_or_default()
-            ),
+            Message::new("validation-min-entries")
+                .field(path)
+                .with("min", min),
         );
     }
-    if schema.max_items.is_some_and(|max| items.len() > max) {
+    if let Some(max) = schema.max_items.filter(|max| items.len() > *max) {
         errors.add(
             path,
-            format!(
-                "The {label} field must not have more than {} items.",
-                schema.max_items.unwrap_or_default()
-            ),
+            Message::new("validation-max-entries")
+                .field(path)
+                .with("max", max),
         );
     }
     if let Some(item_schema) = &schema.items {
@@ -278,63 +281,62 @@ fn check_array(
     }
 }
 
-fn check_string(
-    value: &Value,
-    schema: &MetaSchema,
-    field: &str,
-    label: &str,
-    errors: &mut FieldErrors,
-) {
+fn check_string(value: &Value, schema: &MetaSchema, field: &str, errors: &mut FieldErrors) {
     let Some(text) = value.as_str() else {
-        errors.add(field, format!("The {label} field must be a string."));
+        errors.add(field, Message::new("validation-string").field(field));
         return;
     };
     let length = text.chars().count();
     if length == 0 && schema.min_length.is_some_and(|min| min > 0) {
-        errors.add(field, format!("The {label} field is required."));
+        errors.add(field, Message::new("validation-required").field(field));
         return;
     }
     if let Some(min) = schema.min_length.filter(|min| length < *min) {
         errors.add(
             field,
-            format!("The {label} field must be at least {min} characters."),
+            Message::new("validation-min-chars")
+                .field(field)
+                .with("min", min),
         );
     }
     if let Some(max) = schema.max_length.filter(|max| length > *max) {
         errors.add(
             field,
-            format!("The {label} field must not be greater than {max} characters."),
+            Message::new("validation-max-chars")
+                .field(field)
+                .with("max", max),
         );
     }
     if schema.format == Some("email")
         && let Err(message) = crate::domain::Email::parse(text)
     {
-        errors.add(field, message.replace("email", label));
+        errors.add(field, message.about(field));
         return;
     }
     if let Some(pattern) = &schema.pattern
         && !matches_pattern(pattern, text)
     {
-        errors.add(field, format!("The {label} field format is invalid."));
+        errors.add(field, Message::new("validation-format").field(field));
     }
 }
 
-fn check_range(
-    number: f64,
-    schema: &MetaSchema,
-    field: &str,
-    label: &str,
-    errors: &mut FieldErrors,
-) {
-    if let Some(min) = schema.minimum.filter(|min| number < *min) {
-        errors.add(field, format!("The {label} field must be at least {min}."));
+/// Bounds in this API are whole numbers.
+#[allow(clippy::cast_possible_truncation)]
+fn check_range(number: f64, schema: &MetaSchema, field: &str, errors: &mut FieldErrors) {
+    let (min, max) = (schema.minimum, schema.maximum);
+    let out_of_range = min.is_some_and(|min| number < min) || max.is_some_and(|max| number > max);
+    if !out_of_range {
+        return;
     }
-    if let Some(max) = schema.maximum.filter(|max| number > *max) {
-        errors.add(
-            field,
-            format!("The {label} field must not be greater than {max}."),
-        );
-    }
+    let message = match (min, max) {
+        (Some(min), Some(max)) => Message::new("validation-between")
+            .with("min", min as i64)
+            .with("max", max as i64),
+        (Some(min), None) => Message::new("validation-min").with("min", min as i64),
+        (None, Some(max)) => Message::new("validation-max").with("max", max as i64),
+        (None, None) => return,
+    };
+    errors.add(field, message.field(field));
 }
 
 /// Patterns come from the few `validator(pattern)` attributes of the API types: compiled once.

@@ -25,6 +25,7 @@ use poem_openapi::{LicenseObject, OpenApiService, Tags};
 
 use crate::{
     config::HttpSettings,
+    i18n::Locale,
     service::{
         accounts::Accounts,
         health::{Health, Storage},
@@ -49,6 +50,8 @@ pub struct AppState {
     pub orders: Orders,
     pub password_resets: PasswordResets,
     pub limits: RateLimits,
+    /// The language of a request that names none of ours.
+    pub default_locale: Locale,
 }
 
 #[derive(Tags)]
@@ -156,6 +159,7 @@ pub fn app(state: AppState, http: &HttpSettings) -> BoxEndpoint<'static> {
         http: http.clone(),
         limits: state.limits.clone(),
         storage: state.storage.clone(),
+        default_locale: state.default_locale,
     });
 
     let docs_csp = pages::content_security_policy(&docs);
@@ -167,10 +171,12 @@ pub fn app(state: AppState, http: &HttpSettings) -> BoxEndpoint<'static> {
         .at(
             "/docs",
             get(poem::endpoint::make_sync(move |_| {
-                Html(docs.clone()).with_header(
-                    poem::http::header::CONTENT_SECURITY_POLICY,
-                    docs_csp.clone(),
-                )
+                Html(docs.clone())
+                    .with_header(
+                        poem::http::header::CONTENT_SECURITY_POLICY,
+                        docs_csp.clone(),
+                    )
+                    .with_header(poem::http::header::CONTENT_LANGUAGE, "en")
             })),
         )
         .at(
@@ -178,6 +184,7 @@ pub fn app(state: AppState, http: &HttpSettings) -> BoxEndpoint<'static> {
             get(poem::endpoint::make_sync(move |_| {
                 json.clone()
                     .with_content_type("application/json; charset=utf-8")
+                    .with_header(poem::http::header::CONTENT_LANGUAGE, "en")
             })),
         )
         .at(
@@ -185,6 +192,7 @@ pub fn app(state: AppState, http: &HttpSettings) -> BoxEndpoint<'static> {
             get(poem::endpoint::make_sync(move |_| {
                 yaml.clone()
                     .with_content_type("application/yaml; charset=utf-8")
+                    .with_header(poem::http::header::CONTENT_LANGUAGE, "en")
             })),
         )
         .at(

@@ -13,12 +13,10 @@ use sha2::{Digest, Sha256};
 
 use super::{AppState, layers::ClientAddress};
 use crate::{
-    domain::{Email, FieldErrors, Password},
+    domain::{Email, FieldErrors, Message, Password},
+    i18n,
     mail::templates::escape_html,
-    service::{
-        ServiceError,
-        password_reset::{LINK_SENT, PASSWORD_RESET},
-    },
+    service::ServiceError,
 };
 
 #[derive(Debug, Deserialize)]
@@ -94,7 +92,7 @@ pub async fn new_link_submit(
                 StatusCode::OK,
                 &format!(
                     "<h1>Check your mail</h1>\n<p role=\"status\">{}</p>",
-                    escape_html(LINK_SENT)
+                    escape_html(&i18n::say(&Message::new("password-reset-link-sent")))
                 ),
             )
         }
@@ -102,7 +100,7 @@ pub async fn new_link_submit(
             StatusCode::UNPROCESSABLE_ENTITY,
             &format!(
                 "<ul class=\"errors\" role=\"alert\"><li>{}</li></ul>\n{}",
-                escape_html(&message),
+                escape_html(&i18n::say(&message)),
                 ask_again_form(&submitted.email)
             ),
         ),
@@ -155,7 +153,7 @@ pub async fn reset_submit(
             StatusCode::OK,
             &format!(
                 "<h1>Password reset</h1>\n<p role=\"status\">{}</p>",
-                escape_html(PASSWORD_RESET)
+                escape_html(&i18n::say(&Message::new("password-reset-done")))
             ),
         ),
         Err(ServiceError::Validation(errors)) => page(
@@ -173,11 +171,10 @@ pub async fn reset_submit(
 }
 
 fn form(token: &str, email: &str, errors: &FieldErrors) -> String {
-    let errors = errors.clone().into_map();
     let messages: Vec<String> = errors
-        .values()
-        .flatten()
-        .map(|message| format!("<li>{}</li>", escape_html(message)))
+        .iter()
+        .flat_map(|(_, messages)| messages)
+        .map(|message| format!("<li>{}</li>", escape_html(&i18n::say(message))))
         .collect();
     let summary = if messages.is_empty() {
         String::new()
@@ -188,7 +185,7 @@ fn form(token: &str, email: &str, errors: &FieldErrors) -> String {
         )
     };
     let invalid = |field: &str| {
-        if errors.contains_key(field) {
+        if errors.iter().any(|(bad, _)| bad == field) {
             " aria-invalid=\"true\" aria-describedby=\"errors\""
         } else {
             ""

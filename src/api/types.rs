@@ -10,9 +10,12 @@ use poem_openapi::{
 };
 use serde_json::Value;
 
-use crate::domain::{
-    Role, User,
-    listing::{DEFAULT_PER_PAGE, PageMeta, PageRequest},
+use crate::{
+    domain::{
+        Role, User,
+        listing::{DEFAULT_PER_PAGE, PageMeta, PageRequest},
+    },
+    i18n::{self, Locale},
 };
 
 /// An instant in UTC, written as RFC 3339 with a `Z`: `2026-11-22T10:00:00Z`.
@@ -150,7 +153,7 @@ pub struct MessageResponse {
 impl Example for MessageResponse {
     fn example() -> Self {
         Self {
-            message: "Logged out.".into(),
+            message: i18n::plain(Locale::english(), "auth-logged-out"),
         }
     }
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use unicode_normalization::UnicodeNormalization;
 
-use super::text;
+use super::{Message, text};
 use crate::config::Secret;
 
 pub const MAX_NAME_CHARS: usize = 255;
@@ -26,18 +26,18 @@ pub const MAX_RESET_TOKEN_CHARS: usize = 128;
 pub struct Name(String);
 
 impl Name {
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, Message> {
         let name = raw.trim();
         if name.is_empty() {
-            return Err("The name field is required.".into());
+            return Err(Message::new("validation-required").field("name"));
         }
         if name.chars().count() > MAX_NAME_CHARS {
-            return Err(format!(
-                "The name field must not be greater than {MAX_NAME_CHARS} characters."
-            ));
+            return Err(Message::new("validation-max-chars")
+                .field("name")
+                .with("max", MAX_NAME_CHARS));
         }
         if name.chars().any(text::is_refused) {
-            return Err("The name field must not contain control characters.".into());
+            return Err(Message::new("validation-control-chars").field("name"));
         }
         Ok(Self(name.to_owned()))
     }
@@ -60,8 +60,8 @@ impl Name {
 pub struct Email(String);
 
 impl Email {
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        const INVALID: &str = "The email field must be a valid email address.";
+    pub fn parse(raw: &str) -> Result<Self, Message> {
+        let invalid = || Message::new("validation-email").field("email");
         // Lower-casing can leave text that NFKC maps further (and NFKC can leave capitals,
         // as from `ℌ`): normalise on both sides so that parsing the result changes nothing.
         let email: String = raw
@@ -72,19 +72,19 @@ impl Email {
             .nfkc()
             .collect();
         if email.is_empty() {
-            return Err("The email field is required.".into());
+            return Err(Message::new("validation-required").field("email"));
         }
         let Some((local, domain)) = email.rsplit_once('@') else {
-            return Err(INVALID.into());
+            return Err(invalid());
         };
         let Ok(domain) = idna::domain_to_ascii(domain) else {
-            return Err(INVALID.into());
+            return Err(invalid());
         };
         let email = format!("{local}@{domain}");
         if email.len() > MAX_EMAIL_BYTES {
-            return Err(format!(
-                "The email field must not be greater than {MAX_EMAIL_BYTES} characters."
-            ));
+            return Err(Message::new("validation-max-chars")
+                .field("email")
+                .with("max", MAX_EMAIL_BYTES));
         }
         let domain_ok = domain.split('.').count() >= 2
             && domain.split('.').all(|label| {
@@ -106,7 +106,7 @@ impl Email {
         if domain_ok && local_ok {
             Ok(Self(email))
         } else {
-            Err(INVALID.into())
+            Err(invalid())
         }
     }
 
@@ -133,24 +133,24 @@ impl fmt::Display for Email {
 pub struct Password(Secret<String>);
 
 impl Password {
-    pub fn parse(raw: String) -> Result<Self, String> {
+    pub fn parse(raw: String) -> Result<Self, Message> {
         if raw.chars().count() < MIN_PASSWORD_CHARS {
-            return Err(format!(
-                "The password field must be at least {MIN_PASSWORD_CHARS} characters."
-            ));
+            return Err(Message::new("validation-min-chars")
+                .field("password")
+                .with("min", MIN_PASSWORD_CHARS));
         }
         if raw.len() > MAX_PASSWORD_BYTES {
-            return Err(format!(
-                "The password field must not be greater than {MAX_PASSWORD_BYTES} bytes."
-            ));
+            return Err(Message::new("validation-max-bytes")
+                .field("password")
+                .with("max", MAX_PASSWORD_BYTES));
         }
         Ok(Self(Secret::new(raw)))
     }
 
     /// A new password together with its optional confirmation, errors keyed by field.
-    pub fn parse_confirmed(raw: String, confirmation: Option<&str>) -> Result<Self, String> {
+    pub fn parse_confirmed(raw: String, confirmation: Option<&str>) -> Result<Self, Message> {
         if confirmation.is_some_and(|confirmation| confirmation != raw) {
-            return Err("The password field confirmation does not match.".into());
+            return Err(Message::new("validation-password-confirmation"));
         }
         Self::parse(raw)
     }
@@ -180,11 +180,13 @@ impl Role {
         }
     }
 
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, Message> {
         match raw {
             "user" => Ok(Self::User),
             "admin" => Ok(Self::Admin),
-            _ => Err("The selected role is invalid.".into()),
+            _ => Err(Message::new("validation-one-of")
+                .field("role")
+                .with("allowed", "user, admin")),
         }
     }
 }

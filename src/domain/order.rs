@@ -5,7 +5,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use super::{FieldErrors, text};
+use super::{FieldErrors, Message, text};
 
 pub const MAX_ITEMS: usize = 100;
 pub const MAX_QUANTITY: i64 = 10_000;
@@ -89,11 +89,11 @@ impl fmt::Display for OrderStatus {
 pub struct Currency(String);
 
 impl Currency {
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, Message> {
         if raw.len() == 3 && raw.bytes().all(|b| b.is_ascii_uppercase()) {
             Ok(Self(raw.to_owned()))
         } else {
-            Err("The currency field must be three upper-case letters (ISO 4217), e.g. EUR.".into())
+            Err(Message::new("validation-currency").field("currency"))
         }
     }
 
@@ -134,12 +134,19 @@ impl Items {
     pub fn parse(inputs: Vec<ItemInput>) -> Result<Self, FieldErrors> {
         let mut errors = FieldErrors::new();
         if inputs.is_empty() {
-            errors.add("items", "The items field must have at least 1 item.");
+            errors.add(
+                "items",
+                Message::new("validation-min-entries")
+                    .field("items")
+                    .with("min", 1u32),
+            );
         }
         if inputs.len() > MAX_ITEMS {
             errors.add(
                 "items",
-                format!("The items field must not have more than {MAX_ITEMS} items."),
+                Message::new("validation-max-entries")
+                    .field("items")
+                    .with("max", MAX_ITEMS),
             );
         }
         let mut lines = Vec::with_capacity(inputs.len());
@@ -148,38 +155,45 @@ impl Items {
             let field = |name: &str| format!("items.{index}.{name}");
             let product = input.product.trim().to_owned();
             if product.is_empty() {
-                errors.add(field("product"), "The product field is required.");
+                errors.add(
+                    field("product"),
+                    Message::new("validation-required").field(field("product")),
+                );
             } else if product.chars().any(text::is_refused) {
                 errors.add(
                     field("product"),
-                    "The product field must not contain control characters.",
+                    Message::new("validation-control-chars").field(field("product")),
                 );
             } else if product.chars().count() > MAX_PRODUCT_CHARS {
                 errors.add(
                     field("product"),
-                    format!(
-                        "The product field must not be greater than {MAX_PRODUCT_CHARS} characters."
-                    ),
+                    Message::new("validation-max-chars")
+                        .field(field("product"))
+                        .with("max", MAX_PRODUCT_CHARS),
                 );
             }
             if !(1..=MAX_QUANTITY).contains(&input.quantity) {
                 errors.add(
                     field("quantity"),
-                    format!("The quantity field must be between 1 and {MAX_QUANTITY}."),
+                    Message::new("validation-between")
+                        .field(field("quantity"))
+                        .with("min", 1u32)
+                        .with("max", MAX_QUANTITY),
                 );
             }
             if !(0..=MAX_UNIT_PRICE_CENTS).contains(&input.unit_price_cents) {
                 errors.add(
                     field("unit_price_cents"),
-                    format!(
-                        "The unit price cents field must be between 0 and {MAX_UNIT_PRICE_CENTS}."
-                    ),
+                    Message::new("validation-between")
+                        .field(field("unit_price_cents"))
+                        .with("min", 0u32)
+                        .with("max", MAX_UNIT_PRICE_CENTS),
                 );
             }
             let line_total = input.quantity.checked_mul(input.unit_price_cents);
             match line_total.and_then(|line| total_cents.checked_add(line)) {
                 Some(sum) => total_cents = sum,
-                None => errors.add("items", "The order total is too large."),
+                None => errors.add("items", Message::new("validation-order-total-too-large")),
             }
             lines.push(LineItem {
                 product,
@@ -207,11 +221,11 @@ impl Items {
 }
 
 /// Free text attached to an order: at most 2 000 characters.
-pub fn parse_notes(notes: String) -> Result<String, String> {
+pub fn parse_notes(notes: String) -> Result<String, Message> {
     if notes.chars().count() > MAX_NOTES_CHARS {
-        Err(format!(
-            "The notes field must not be greater than {MAX_NOTES_CHARS} characters."
-        ))
+        Err(Message::new("validation-max-chars")
+            .field("notes")
+            .with("max", MAX_NOTES_CHARS))
     } else {
         Ok(notes)
     }
@@ -331,19 +345,15 @@ mod tests {
 
     #[test]
     fn a_total_that_would_overflow_is_refused_not_wrapped() {
-        let errors = Items::parse(vec![item(i64::MAX, 2)])
-            .unwrap_err()
-            .into_map();
-        assert!(errors.contains_key("items"));
-        assert!(errors.contains_key("items.0.quantity"));
+        let errors = Items::parse(vec![item(i64::MAX, 2)]).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|(field, _)| field).collect();
+        assert_eq!(fields, ["items", "items.0.quantity"]);
     }
 
     #[test]
     fn bad_lines_are_reported_by_their_dotted_path() {
-        let errors = Items::parse(vec![item(1, 1), item(0, -5)])
-            .unwrap_err()
-            .into_map();
-        let fields: Vec<&String> = errors.keys().collect();
+        let errors = Items::parse(vec![item(1, 1), item(0, -5)]).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|(field, _)| field).collect();
         assert_eq!(fields, ["items.1.quantity", "items.1.unit_price_cents"]);
     }
 
@@ -353,10 +363,9 @@ mod tests {
             product: product.into(),
             ..item(1, 1)
         };
-        let errors = Items::parse(vec![named("Tea\u{202E}aet"), named("Tea\u{2028}Tea")])
-            .unwrap_err()
-            .into_map();
-        let fields: Vec<&String> = errors.keys().collect();
+        let errors =
+            Items::parse(vec![named("Tea\u{202E}aet"), named("Tea\u{2028}Tea")]).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|(field, _)| field).collect();
         assert_eq!(fields, ["items.0.product", "items.1.product"]);
     }
 

@@ -7,10 +7,8 @@ use super::{
 };
 use crate::{
     db::{self, DatabaseConnection, users},
-    domain::{Email, FieldErrors, Name, Password, Role, User},
+    domain::{Email, FieldErrors, Message, Name, Password, Role, User},
 };
-
-const BAD_CREDENTIALS: &str = "These credentials do not match our records.";
 
 /// A registration that passed validation.
 #[derive(Debug)]
@@ -110,7 +108,7 @@ impl Accounts {
             )
             .await?;
         let Some(users::Credentials { user, .. }) = found.filter(|_| matches) else {
-            return Err(ServiceError::invalid("email", BAD_CREDENTIALS));
+            return Err(ServiceError::invalid("email", Message::new("auth-failed")));
         };
         let token = self.sessions.issue(&self.db, user.id).await?;
         Ok((user, token))

@@ -6,24 +6,36 @@ use super::rate_limit::Decision;
 
 use crate::{
     db::{self, DbErr},
-    domain::FieldErrors,
+    domain::{FieldErrors, Message},
 };
 
-/// The answer when the email of a new or changed account belongs to another one.
-pub const EMAIL_TAKEN: &str = "The email has already been taken.";
+/// What was wrong with a bearer token, for the 401 to say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenProblem {
+    /// Not a JWT at all, e.g. `Bearer Bearer …` or a token cut short.
+    Malformed,
+    /// A JWT signed with a key this service does not hold.
+    ForeignSignature,
+    Expired,
+    /// Logged out, replaced by a password reset, or its user deleted.
+    Revoked,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error("the request did not validate")]
     Validation(FieldErrors),
-    #[error("missing, invalid, expired or revoked credentials")]
-    Unauthenticated,
+    #[error("bad bearer token: {0:?}")]
+    Unauthenticated(TokenProblem),
     #[error("not allowed")]
     Forbidden,
     #[error("no such resource")]
     NotFound,
-    #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    #[error("conflict: {code}")]
+    Conflict {
+        code: &'static str,
+        message: Message,
+    },
     /// Too many attempts for one limit; the decision says which and for how long.
     #[error("rate limited")]
     RateLimited(Decision),
@@ -45,7 +57,7 @@ pub enum ServiceError {
 }
 
 impl ServiceError {
-    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+    pub fn invalid(field: &str, message: Message) -> Self {
         Self::Validation(FieldErrors::single(field, message))
     }
 }
@@ -68,7 +80,9 @@ impl From<DbErr> for ServiceError {
 impl From<db::users::WriteError> for ServiceError {
     fn from(err: db::users::WriteError) -> Self {
         match err {
-            db::users::WriteError::EmailTaken => Self::invalid("email", EMAIL_TAKEN),
+            db::users::WriteError::EmailTaken => {
+                Self::invalid("email", Message::new("email-taken"))
+            }
             db::users::WriteError::Database(err) => err.into(),
         }
     }

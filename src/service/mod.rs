@@ -13,7 +13,7 @@ pub mod users;
 
 use chrono::{DateTime, SubsecRound, Utc};
 
-pub use error::ServiceError;
+pub use error::{ServiceError, TokenProblem};
 
 /// The current time at whole seconds: what is stored is exactly what the API shows, and
 /// SQLite's text timestamps keep one width, so they compare correctly.

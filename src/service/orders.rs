@@ -5,7 +5,7 @@ pub use crate::domain::order::{OrderChanges, OrderSortKey};
 use crate::{
     db::{self, DatabaseConnection},
     domain::{
-        User,
+        Message, User,
         listing::{Page, PageRequest, Sort},
         order::{Currency, Items, Order, OrderStatus},
     },
@@ -63,7 +63,7 @@ impl Orders {
             Some(_) if !actor.is_admin() => {
                 return Err(ServiceError::invalid(
                     "user_id",
-                    "Only an admin can create an order for a user.",
+                    Message::new("order-owner-admin-only"),
                 ));
             }
             Some(user_id) => {
@@ -135,25 +135,22 @@ impl Orders {
         if (changes.currency.is_some() || changes.items.is_some())
             && !current.status.allows_item_changes()
         {
-            return Err(not_editable(format!(
-                "Items and currency can only change while the order is pending; it is {}.",
-                current.status
-            )));
+            return Err(not_editable(
+                Message::new("order-items-frozen").with("status", current.status.to_string()),
+            ));
         }
         if changes.notes.is_some() && !current.status.allows_note_changes(actor.is_admin()) {
-            return Err(not_editable(format!(
-                "Notes can only change while the order is pending; it is {}.",
-                current.status
-            )));
+            return Err(not_editable(
+                Message::new("order-notes-frozen").with("status", current.status.to_string()),
+            ));
         }
         if let Some(next) = changes.status {
             if !current.status.can_become(next) {
                 return Err(ServiceError::Conflict {
                     code: "invalid_status_transition",
-                    message: format!(
-                        "Cannot change the status from {} to {next}.",
-                        current.status
-                    ),
+                    message: Message::new("order-status-transition")
+                        .with("from", current.status.to_string())
+                        .with("to", next.to_string()),
                 });
             }
             if !actor.is_admin() && !OrderStatus::owner_may_set(next) {
@@ -168,9 +165,8 @@ impl Orders {
             let now_status = self.get(actor, id).await?.status;
             return Err(ServiceError::Conflict {
                 code: "concurrent_update",
-                message: format!(
-                    "The order changed while this request ran; its status is now {now_status}. Reload it and try again."
-                ),
+                message: Message::new("order-changed-meanwhile")
+                    .with("status", now_status.to_string()),
             });
         }
         txn.commit().await?;
@@ -202,9 +198,7 @@ impl Orders {
             let status = status.map_or_else(|stored| stored, |status| status.to_string());
             return Err(ServiceError::Conflict {
                 code: "order_not_deletable",
-                message: format!(
-                    "Only an admin can delete an order that is {status}; cancel it instead."
-                ),
+                message: Message::new("order-delete-admin-only").with("status", status),
             });
         }
         let txn = db::begin(&self.db).await?;
@@ -221,10 +215,10 @@ fn owner_filter(actor: &User) -> Option<i64> {
 }
 
 fn unknown_owner() -> ServiceError {
-    ServiceError::invalid("user_id", "The selected user id is invalid.")
+    ServiceError::invalid("user_id", Message::new("order-owner-unknown"))
 }
 
-fn not_editable(message: String) -> ServiceError {
+fn not_editable(message: Message) -> ServiceError {
     ServiceError::Conflict {
         code: "order_not_editable",
         message,

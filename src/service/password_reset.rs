@@ -18,18 +18,12 @@ use super::{
 use crate::{
     config::MailSettings,
     db::{self, DatabaseConnection, mail_throttle, reset_tokens, users},
-    domain::{Email, Password, User},
+    domain::{Email, Message, Password, User},
     mail::{
         Mailer,
         templates::{PASSWORD_CHANGED, RESET_PASSWORD},
     },
 };
-
-/// The answer to every forgot-password request, known address or not.
-pub const LINK_SENT: &str =
-    "If that address has an account, a link to reset its password is on its way.";
-pub const PASSWORD_RESET: &str = "Your password has been reset. Log in with your new password.";
-pub const INVALID_TOKEN: &str = "This password reset token is invalid.";
 
 /// At most one reset mail per account in this window, whatever the number of requests.
 const ONE_MAIL_PER: TimeDelta = TimeDelta::seconds(60);
@@ -138,7 +132,8 @@ impl PasswordResets {
         password: Password,
         claimant: &Claimant,
     ) -> Result<(), ServiceError> {
-        let invalid = || ServiceError::invalid("token", INVALID_TOKEN);
+        let invalid =
+            || ServiceError::invalid("token", Message::new("password-reset-token-invalid"));
         let email =
             Email::parse(email).map_err(|message| ServiceError::invalid("email", message))?;
         let Some(reset_tokens::ValidToken { id, user }) =

@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::DateTime;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use serde::{Deserialize, Serialize};
 
 use sha2::{Digest, Sha256};
 
 use super::{
-    ServiceError, expiry, now, random_hex,
+    ServiceError, TokenProblem, expiry, now, random_hex,
     session_cache::{Lookup, SessionCache},
     to_hex,
 };
@@ -136,21 +136,33 @@ impl Sessions {
     /// remembers the answer.
     pub async fn authenticate(&self, token: &str) -> Result<Authenticated, ServiceError> {
         let kid = jsonwebtoken::decode_header(token)
-            .map_err(|_| ServiceError::Unauthenticated)?
+            .map_err(|_| ServiceError::Unauthenticated(TokenProblem::Malformed))?
             .kid
-            .ok_or(ServiceError::Unauthenticated)?;
-        let key = self
-            .keys
-            .iter()
-            .find(|key| key.id == kid)
-            .ok_or(ServiceError::Unauthenticated)?;
+            .ok_or(ServiceError::Unauthenticated(
+                TokenProblem::ForeignSignature,
+            ))?;
+        let key =
+            self.keys
+                .iter()
+                .find(|key| key.id == kid)
+                .ok_or(ServiceError::Unauthenticated(
+                    TokenProblem::ForeignSignature,
+                ))?;
         let claims = jsonwebtoken::decode::<Claims>(token, &key.decoding, &self.validation)
-            .map_err(|_| ServiceError::Unauthenticated)?
+            .map_err(|err| {
+                ServiceError::Unauthenticated(match err.kind() {
+                    ErrorKind::ExpiredSignature => TokenProblem::Expired,
+                    ErrorKind::InvalidSignature | ErrorKind::InvalidAlgorithm => {
+                        TokenProblem::ForeignSignature
+                    }
+                    _ => TokenProblem::Malformed,
+                })
+            })?
             .claims;
         let user_id: i64 = claims
             .sub
             .parse()
-            .map_err(|_| ServiceError::Unauthenticated)?;
+            .map_err(|_| ServiceError::Unauthenticated(TokenProblem::Malformed))?;
         let ticket = match self.cache.lookup(&claims.jti, user_id) {
             Lookup::Hit(user) => {
                 return Ok(Authenticated {
@@ -162,7 +174,7 @@ impl Sessions {
         };
         let user = sessions::live_user(&self.db, &claims.jti, user_id, now())
             .await?
-            .ok_or(ServiceError::Unauthenticated)?;
+            .ok_or(ServiceError::Unauthenticated(TokenProblem::Revoked))?;
         // The row's `expires_at` is the token's `exp`: both come from one whole-second `expiry`.
         if let (Some(ticket), Some(expires_at)) = (ticket, DateTime::from_timestamp(claims.exp, 0))
         {

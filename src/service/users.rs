@@ -13,7 +13,7 @@ use crate::{
         users::{self, Credentials, Deletion},
     },
     domain::{
-        Email, FieldErrors, Name, Password, Role, User,
+        Email, FieldErrors, Message, Name, Password, Role, User,
         listing::{Page, PageRequest, Sort},
     },
 };
@@ -118,7 +118,7 @@ impl Users {
         let claimant = claimant.clone().account(&actor.user.email);
         let mut errors = FieldErrors::new();
         if changes.role.is_some() && !actor.user.is_admin() {
-            errors.add("role", "Only an admin can set a role.");
+            errors.add("role", Message::new("role-admin-only"));
         }
         let new_email = changes
             .email
@@ -129,7 +129,7 @@ impl Users {
             match &changes.current_password {
                 None => errors.add(
                     "current_password",
-                    "The current password field is required to change your email or password.",
+                    Message::new("current-password-required"),
                 ),
                 Some(current) => {
                     // Guessable like a login, so limited like one: before any bcrypt work,
@@ -145,7 +145,10 @@ impl Users {
                     {
                         self.limits.current_password_succeeded(account.id).await;
                     } else {
-                        errors.add("current_password", "The current password is incorrect.");
+                        errors.add(
+                            "current_password",
+                            Message::new("current-password-incorrect"),
+                        );
                     }
                 }
             }
@@ -197,7 +200,7 @@ impl Users {
             }
             Deletion::HasOrders => Err(ServiceError::Conflict {
                 code: "user_has_orders",
-                message: "This user still has orders; delete them first.".into(),
+                message: Message::new("user-has-orders"),
             }),
         }
     }

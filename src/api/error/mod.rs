@@ -14,8 +14,9 @@ use poem::{IntoResponse, Response, http::StatusCode};
 use poem_openapi::{Object, types::Example};
 
 use crate::{
-    domain::FieldErrors,
-    service::{ServiceError, rate_limit::Decision},
+    domain::{FieldErrors, Message},
+    i18n::{self, Locale},
+    service::{ServiceError, TokenProblem, rate_limit::Decision},
 };
 
 /// The body of every error response, from a handler or from the framework.
@@ -44,18 +45,21 @@ impl Example for ErrorBody {
     }
 }
 
-/// An error on its way to the client.
+/// An error on its way to the client: its sentence is written in the request's language when
+/// it becomes a response.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
     code: &'static str,
-    message: String,
+    message: Message,
     errors: Option<FieldErrors>,
     allow: Option<String>,
     rate_limit: Option<Decision>,
     /// Seconds for `Retry-After` on a 503.
     retry_after: u64,
     storage_failure: Option<String>,
+    /// RFC 6750's `error_description` of a 401, when the token itself was at fault.
+    token_problem: Option<Message>,
 }
 
 /// What a 503 says in `Retry-After` when nothing better is known.
@@ -67,40 +71,53 @@ const RETRY_UNAVAILABLE_SECS: u64 = 5;
 pub struct StorageFailure(pub String);
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    fn new(status: StatusCode, code: &'static str, message: Message) -> Self {
         Self {
             status,
             code,
-            message: message.into(),
+            message,
             errors: None,
             allow: None,
             rate_limit: None,
             retry_after: RETRY_UNAVAILABLE_SECS,
             storage_failure: None,
+            token_problem: None,
         }
     }
 
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: &'static str, message: Message) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
-    pub fn unauthenticated() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthenticated",
-            "A valid bearer token is required.",
-        )
+    /// No usable `Authorization` header: `Bearer` alone in `WWW-Authenticate`, as RFC 6750 asks
+    /// of a request that sent no credentials.
+    pub fn unauthenticated(message: Message) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+    }
+
+    /// A bearer token that is not (or no longer) good: `error="invalid_token"` with a
+    /// description.
+    pub fn invalid_token(problem: TokenProblem) -> Self {
+        let message = Message::new(match problem {
+            TokenProblem::Malformed => "error-token-malformed",
+            TokenProblem::ForeignSignature => "error-token-foreign-signature",
+            TokenProblem::Expired => "error-token-expired",
+            TokenProblem::Revoked => "error-token-revoked",
+        });
+        let mut error = Self::unauthenticated(message.clone());
+        error.token_problem = Some(message);
+        error
     }
 
     pub fn forbidden() -> Self {
         Self::new(
             StatusCode::FORBIDDEN,
             "forbidden",
-            "This action is unauthorized.",
+            Message::new("error-forbidden"),
         )
     }
 
-    pub fn not_found(message: impl Into<String>) -> Self {
+    pub fn not_found(message: Message) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
@@ -108,13 +125,13 @@ impl ApiError {
         let mut error = Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
-            "This method is not supported for this route.",
+            Message::new("error-method-not-allowed"),
         );
         error.allow = allow;
         error
     }
 
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn conflict(code: &'static str, message: Message) -> Self {
         Self::new(StatusCode::CONFLICT, code, message)
     }
 
@@ -122,11 +139,11 @@ impl ApiError {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
-            "The request body is larger than 1 MiB.",
+            Message::new("error-payload-too-large"),
         )
     }
 
-    pub fn unsupported_media_type(message: impl Into<String>) -> Self {
+    pub fn unsupported_media_type(message: Message) -> Self {
         Self::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
@@ -138,7 +155,7 @@ impl ApiError {
         let mut error = Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "validation_failed",
-            "The given data was invalid.",
+            Message::new("error-validation"),
         );
         error.errors = Some(errors);
         error
@@ -148,10 +165,7 @@ impl ApiError {
         let mut error = Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_requests",
-            format!(
-                "Too many attempts. Try again in {} seconds.",
-                decision.reset_secs()
-            ),
+            Message::new("error-too-many-requests").with("seconds", decision.reset_secs()),
         );
         error.rate_limit = Some(decision);
         error
@@ -161,7 +175,7 @@ impl ApiError {
         Self::new(
             StatusCode::URI_TOO_LONG,
             "uri_too_long",
-            "The request URI is longer than 8 KiB.",
+            Message::new("error-uri-too-long"),
         )
     }
 
@@ -169,7 +183,7 @@ impl ApiError {
         Self::new(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             "headers_too_large",
-            "The request headers are larger than 32 KiB.",
+            Message::new("error-headers-too-large"),
         )
     }
 
@@ -177,7 +191,7 @@ impl ApiError {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "request_timeout",
-            "The request took too long and was abandoned. Try again.",
+            Message::new("error-timed-out"),
         )
     }
 
@@ -185,7 +199,7 @@ impl ApiError {
         Self::new(
             StatusCode::FORBIDDEN,
             "cors_origin_refused",
-            "This origin may not call the API.",
+            Message::new("error-cors-refused"),
         )
     }
 
@@ -193,7 +207,7 @@ impl ApiError {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal_error",
-            "Something went wrong on our side. Quote the X-Request-Id header if you report it.",
+            Message::new("error-internal"),
         )
     }
 
@@ -201,7 +215,7 @@ impl ApiError {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "service_unavailable",
-            "The service is temporarily unavailable. Try again shortly.",
+            Message::new("error-unavailable"),
         )
     }
 
@@ -211,7 +225,7 @@ impl ApiError {
         let mut error = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "service_unavailable",
-            format!("The server is busy. Try again in {seconds} seconds."),
+            Message::new("error-busy").with("seconds", seconds.max(1)),
         );
         error.retry_after = seconds.max(1);
         error
@@ -221,8 +235,7 @@ impl ApiError {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "storage_unavailable",
-            "The database's files failed; this instance cannot serve this request until it is \
-             repaired and restarted.",
+            Message::new("error-storage-unavailable"),
         )
     }
 
@@ -231,7 +244,7 @@ impl ApiError {
         Self::new(
             status,
             "bad_request",
-            status.canonical_reason().unwrap_or("Bad request"),
+            Message::new("error-other").with("status", u64::from(status.as_u16())),
         )
     }
 
@@ -244,9 +257,9 @@ impl From<ServiceError> for ApiError {
     fn from(err: ServiceError) -> Self {
         match err {
             ServiceError::Validation(errors) => Self::validation(errors),
-            ServiceError::Unauthenticated => Self::unauthenticated(),
+            ServiceError::Unauthenticated(problem) => Self::invalid_token(problem),
             ServiceError::Forbidden => Self::forbidden(),
-            ServiceError::NotFound => Self::not_found("No such resource."),
+            ServiceError::NotFound => Self::not_found(Message::new("error-not-found")),
             ServiceError::Conflict { code, message } => Self::conflict(code, message),
             ServiceError::RateLimited(decision) => Self::too_many_requests(decision),
             ServiceError::Busy { retry_after } => Self::busy(retry_after),
@@ -272,10 +285,22 @@ impl From<ServiceError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let locale = i18n::current();
         let body = ErrorBody {
-            message: self.message,
+            message: i18n::text(locale, &self.message),
             code: self.code.to_owned(),
-            errors: self.errors.map(FieldErrors::into_map),
+            errors: self.errors.map(|errors| {
+                errors
+                    .iter()
+                    .map(|(field, messages)| {
+                        let texts = messages
+                            .iter()
+                            .map(|message| i18n::text(locale, message))
+                            .collect();
+                        (field.to_owned(), texts)
+                    })
+                    .collect()
+            }),
         };
         let mut response = poem_openapi::payload::Json(body)
             .with_status(self.status)
@@ -283,7 +308,7 @@ impl IntoResponse for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 poem::http::header::WWW_AUTHENTICATE,
-                poem::http::HeaderValue::from_static("Bearer"),
+                www_authenticate(self.token_problem.as_ref()),
             );
         }
         if let Some(allow) = self.allow.and_then(|allow| allow.parse().ok()) {
@@ -309,6 +334,22 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// `Bearer`, or for a bad token RFC 6750's `Bearer error="invalid_token", error_description="…"`.
+/// The description is the English sentence: a header value is ASCII, and this one is for the
+/// developer reading the exchange, the body being for the client's user.
+fn www_authenticate(problem: Option<&Message>) -> poem::http::HeaderValue {
+    let Some(problem) = problem else {
+        return poem::http::HeaderValue::from_static("Bearer");
+    };
+    let description: String = i18n::text(Locale::english(), problem)
+        .chars()
+        .filter(|c| c.is_ascii() && !c.is_ascii_control() && *c != '"' && *c != '\\')
+        .collect();
+    format!("Bearer error=\"invalid_token\", error_description=\"{description}\"")
+        .parse()
+        .unwrap_or_else(|_| poem::http::HeaderValue::from_static("Bearer"))
 }
 
 /// `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds) for `decision`.

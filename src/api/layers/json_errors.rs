@@ -11,7 +11,10 @@ use poem_openapi::error::{
     AuthorizationError, ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError,
 };
 
-use crate::{api::error::ApiError, domain::FieldErrors};
+use crate::{
+    api::error::ApiError,
+    domain::{FieldErrors, Message},
+};
 
 /// The routes the service answers, by their template in the spec's style (`/api/users/{id}`):
 /// what a log line calls a request, and the `Allow` header of a 405.
@@ -64,54 +67,65 @@ impl Routes {
     }
 }
 
+/// What the error mapper needs to know of the request.
+pub struct Asked<'a> {
+    pub method: &'a Method,
+    pub path: &'a str,
+    /// Whether it sent an `Authorization` header, of whatever scheme.
+    pub authorization: bool,
+}
+
 /// The response, or the JSON error for what the framework raised.
-pub fn to_response(
-    outcome: poem::Result<Response>,
-    method: &Method,
-    path: &str,
-    routes: &Routes,
-) -> Response {
+pub fn to_response(outcome: poem::Result<Response>, asked: &Asked, routes: &Routes) -> Response {
     match outcome {
         Ok(response) => response,
-        Err(err) => error_response(err, method, path, routes),
+        Err(err) => error_response(err, asked, routes),
     }
 }
 
-fn error_response(err: poem::Error, method: &Method, path: &str, routes: &Routes) -> Response {
+fn error_response(err: poem::Error, asked: &Asked, routes: &Routes) -> Response {
     if err.is_from_response() {
         return err.into_response();
     }
     let api_error = if err.is::<NotFoundError>() {
-        ApiError::not_found(format!("No route matches {method} {path}."))
-    } else if err.is::<MethodNotAllowedError>() {
-        ApiError::method_not_allowed(routes.allowed(path))
-    } else if err.is::<AuthorizationError>() {
-        ApiError::unauthenticated()
-    } else if let Some(ContentTypeError::NotSupported { content_type }) = err.downcast_ref() {
-        ApiError::unsupported_media_type(format!(
-            "Content-Type `{content_type}` is not supported: send application/json."
-        ))
-    } else if err.is::<ContentTypeError>() {
-        ApiError::unsupported_media_type(
-            "A Content-Type header is required: send application/json.",
+        ApiError::not_found(
+            Message::new("error-route-not-found")
+                .with("method", asked.method.as_str())
+                .with("path", asked.path),
         )
+    } else if err.is::<MethodNotAllowedError>() {
+        ApiError::method_not_allowed(routes.allowed(asked.path))
+    } else if err.is::<AuthorizationError>() {
+        // poem-openapi found no `Bearer <token>`: none at all, or another scheme.
+        ApiError::unauthenticated(Message::new(if asked.authorization {
+            "error-authorization-not-bearer"
+        } else {
+            "error-authorization-missing"
+        }))
+    } else if let Some(ContentTypeError::NotSupported { content_type }) = err.downcast_ref() {
+        ApiError::unsupported_media_type(
+            Message::new("error-content-type-unsupported")
+                .with("content_type", content_type.as_str()),
+        )
+    } else if err.is::<ContentTypeError>() {
+        ApiError::unsupported_media_type(Message::new("error-content-type-missing"))
     } else if let Some(param) = err.downcast_ref::<ParseParamError>() {
-        // A query parameter out of its range is a validation failure, like a bad body field.
+        // The query step checks every parameter first, so this is a header or cookie
+        // parameter; poem-openapi's own wording goes to the log only.
+        tracing::info!(parameter = param.name, reason = %param.reason, "parameter refused");
         ApiError::validation(FieldErrors::single(
             param.name,
-            format!("The {} parameter is invalid: {}.", param.name, param.reason),
+            Message::new("query-invalid").with("name", param.name),
         ))
     } else if err.is::<ParsePathError>() {
         // poem-openapi names path parameters `param0`…; every one in this API is an id.
         ApiError::bad_request(
             "invalid_path_parameter",
-            "The id in the path must be an integer.",
+            Message::new("error-path-id-not-integer"),
         )
     } else if let Some(payload) = err.downcast_ref::<ParseRequestPayloadError>() {
-        ApiError::bad_request(
-            "malformed_body",
-            format!("The request body is invalid: {}.", payload.reason),
-        )
+        tracing::info!(reason = %payload.reason, "body refused");
+        ApiError::bad_request("malformed_body", Message::new("error-body-unreadable"))
     } else if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::payload_too_large()
     } else if err.status().is_server_error() {

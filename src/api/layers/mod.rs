@@ -10,6 +10,7 @@
 
 pub mod cors;
 pub mod json_errors;
+pub mod language;
 pub mod rate_limit;
 pub mod request;
 pub mod size_limits;
@@ -26,6 +27,7 @@ pub use request::ClientAddress;
 
 use crate::{
     config::HttpSettings,
+    i18n::{self, Locale},
     service::{health::Storage, rate_limit::RateLimits},
 };
 
@@ -35,10 +37,11 @@ pub struct Policy {
     pub http: HttpSettings,
     pub limits: RateLimits,
     pub storage: Storage,
+    pub default_locale: Locale,
 }
 
-/// Every request, step by step: its id, address, span and log line around everything; then
-/// the size limits, a CORS preflight, the rate limit and the storage guard, each of which may
+/// Every request, step by step: its id, address, span and log line around everything, and the
+/// language everything inside is written in; then the size limits, a CORS preflight, the rate limit and the storage guard, each of which may
 /// answer at once; then the routes, within the time limit, their errors made JSON; and on the
 /// way out the headers each step owes the response.
 pub async fn around<E: Endpoint>(
@@ -47,6 +50,7 @@ pub async fn around<E: Endpoint>(
     policy: Arc<Policy>,
 ) -> poem::Result<Response> {
     let started = request::start(&mut request, &policy.routes, &policy.http.trusted_proxies);
+    let locale = language::negotiate(&mut request, policy.default_locale);
     let origin = cors::allowed_origin(&request, &policy.http.cors_origins);
     let span = started.span.clone();
     let handled = async {
@@ -79,10 +83,10 @@ pub async fn around<E: Endpoint>(
         storage::trip_on_failure(&response, &policy.storage);
         rate_limit::add_headers(&mut response, decision);
         cors::add_headers(&mut response, origin.as_deref());
+        language::add_headers(&mut response, locale);
         response
-    }
-    .instrument(span)
-    .await;
+    };
+    let handled = i18n::scope(locale, handled).instrument(span).await;
     Ok(request::finish(handled, &started))
 }
 
@@ -94,6 +98,14 @@ async fn call<E: Endpoint>(
     limit: Duration,
 ) -> Response {
     let (method, uri) = (request.method().clone(), request.uri().clone());
+    let authorization = request
+        .headers()
+        .contains_key(poem::http::header::AUTHORIZATION);
     let outcome = timeout::call(endpoint, request, limit).await;
-    json_errors::to_response(outcome, &method, uri.path(), routes)
+    let asked = json_errors::Asked {
+        method: &method,
+        path: uri.path(),
+        authorization,
+    };
+    json_errors::to_response(outcome, &asked, routes)
 }

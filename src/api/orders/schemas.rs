@@ -313,13 +313,7 @@ pub fn parse_items(errors: &mut FieldErrors, raw: Option<Vec<OrderItemInput>>) -
         })
         .collect();
     Items::parse(inputs)
-        .map_err(|item_errors| {
-            for (field, messages) in item_errors.into_map() {
-                for message in messages {
-                    errors.add(field.clone(), message);
-                }
-            }
-        })
+        .map_err(|item_errors| errors.merge(item_errors))
         .ok()
 }
 

@@ -1,0 +1,28 @@
+# Le nom de chaque champ dans une phrase (« { $field } est obligatoire. ») : `field-<nom>` pour
+# un champ du corps d’une requête, `field-<liste>-entry` pour une entrée d’une liste.
+
+field-body = le corps de la requête
+field-name = le nom
+field-email = l’adresse email
+field-password = le mot de passe
+field-password_confirmation = la confirmation du mot de passe
+field-current_password = le mot de passe actuel
+field-role = le rôle
+field-token = le jeton de réinitialisation
+field-items = la liste des articles
+field-items-entry = l’article { $position }
+field-product = le produit
+field-quantity = la quantité
+field-unit_price_cents = le prix unitaire (en centimes)
+field-currency = la devise
+field-notes = le texte des notes
+field-status = le statut
+field-user_id = l’identifiant de l’utilisateur
+field-locale = la langue
+
+# Un champ d’une entrée de liste : « la quantité de l’article 2 ».
+field-in-entry = { $field } de { $entry }
+# Une entrée de liste sans nom propre.
+field-entry = l’entrée { $position } de { $list }
+# Un champ que ce fichier ne nomme pas.
+field-unknown = le champ « { $name } »

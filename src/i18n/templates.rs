@@ -1,0 +1,52 @@
+//! Mails and pages as minijinja templates (`templates/`), HTML auto-escaped in `.html` files.
+//! A template holds the layout; its sentences come from the translation files through
+//! `t("message-id", name=value, …)`, in the language given as `locale` in its context, so a
+//! new language needs no new template.
+
+use std::{collections::HashMap, sync::LazyLock};
+
+use fluent_templates::fluent_bundle::FluentValue;
+use minijinja::{Environment, State, Value, value::Kwargs};
+
+use super::Locale;
+
+/// Every template, by name: embedded at compile time, so the binary needs no files beside it.
+const TEMPLATES: &[(&str, &str)] = &[];
+
+static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut environment = Environment::new();
+    environment.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    for (name, source) in TEMPLATES {
+        if let Err(err) = environment.add_template(name, source) {
+            // The templates test renders every template: a broken one never ships.
+            tracing::error!(template = name, error = %err, "a template does not compile");
+        }
+    }
+    environment.add_function("t", translate);
+    environment
+});
+
+/// The template `name` rendered in `locale` with `context` (a `minijinja::context!`).
+pub fn render(name: &str, locale: Locale, context: Value) -> Result<String, minijinja::Error> {
+    let context = minijinja::context! { locale => locale.as_str(), ..context };
+    ENVIRONMENT.get_template(name)?.render(context)
+}
+
+/// `t("id", name=value, …)`: the message `id` in the template's `locale`.
+fn translate(state: &State, id: &str, arguments: Kwargs) -> Result<String, minijinja::Error> {
+    let locale = state
+        .lookup("locale")
+        .and_then(|locale| locale.as_str().and_then(Locale::parse))
+        .unwrap_or_else(Locale::english);
+    let mut args = HashMap::new();
+    for name in arguments.args() {
+        let value: Value = arguments.get(name)?;
+        let value = match i64::try_from(value.clone()) {
+            Ok(number) => FluentValue::from(number),
+            Err(_) => FluentValue::from(value.to_string()),
+        };
+        args.insert(name.to_owned(), value);
+    }
+    arguments.assert_all_used()?;
+    Ok(super::lookup(locale, id, &args))
+}
