@@ -31,6 +31,7 @@ error-other = The request could not be handled (HTTP { $status }).
 # 401s: the body says which, and so does `WWW-Authenticate` (RFC 6750), in English.
 error-authorization-missing = This route needs an access token: send the header “Authorization: Bearer <access_token>”.
 error-authorization-not-bearer = The Authorization header must use the Bearer scheme: “Authorization: Bearer <access_token>”.
+error-authorization-empty = The Authorization header holds no token after “Bearer”: send “Authorization: Bearer <access_token>”.
 error-token-malformed = The bearer token is not an access token of this API. Send the access_token alone after “Bearer ”.
 error-token-foreign-signature = The access token was not signed by this service.
 error-token-expired = The access token has expired. Log in again.

@@ -31,6 +31,7 @@ error-other = La requête n’a pas pu être traitée (HTTP { $status }).
 # Les 401 disent pourquoi ; `WWW-Authenticate` (RFC 6750) le dit en anglais.
 error-authorization-missing = Cette route exige un jeton d’accès : envoyez l’en-tête « Authorization: Bearer <access_token> ».
 error-authorization-not-bearer = L’en-tête Authorization doit utiliser le schéma Bearer : « Authorization: Bearer <access_token> ».
+error-authorization-empty = L’en-tête Authorization ne contient aucun jeton après « Bearer » : envoyez « Authorization: Bearer <access_token> ».
 error-token-malformed = Le jeton fourni n’est pas un jeton d’accès de cette API. Envoyez l’access_token seul après « Bearer ».
 error-token-foreign-signature = Le jeton d’accès n’a pas été signé par ce service.
 error-token-expired = Le jeton d’accès a expiré. Veuillez vous reconnecter.

@@ -174,7 +174,15 @@ impl Sessions {
         };
         let user = sessions::live_user(&self.db, &claims.jti, user_id, now())
             .await?
-            .ok_or(ServiceError::Unauthenticated(TokenProblem::Revoked))?;
+            .ok_or_else(|| {
+                // The row also lapses at `exp`: a token refused in the second it expires is
+                // an expired one, not a revoked one.
+                ServiceError::Unauthenticated(if claims.exp <= now().timestamp() {
+                    TokenProblem::Expired
+                } else {
+                    TokenProblem::Revoked
+                })
+            })?;
         // The row's `expires_at` is the token's `exp`: both come from one whole-second `expiry`.
         if let (Some(ticket), Some(expires_at)) = (ticket, DateTime::from_timestamp(claims.exp, 0))
         {

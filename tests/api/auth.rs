@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use sea_orm::ConnectionTrait;
 use serde_json::json;
 
-use crate::helpers::{JWT_SECRET, captured_logs, spawn_app, spawn_app_with, unique_email};
+use crate::helpers::{JWT_SECRET, Reply, captured_logs, spawn_app, spawn_app_with, unique_email};
 
 #[tokio::test]
 async fn register_returns_201_with_a_bearer_token_and_the_user() {
@@ -79,7 +79,7 @@ async fn a_registration_lists_every_bad_or_missing_field_at_once() {
     assert_eq!(reply.error_fields(), ["email", "name", "password"]);
     assert_eq!(
         reply.body["errors"]["email"][0],
-        "The email field is required."
+        "The email address is required."
     );
 
     let reply = app
@@ -116,7 +116,7 @@ async fn a_confirmation_that_does_not_match_is_refused() {
     reply.assert_error(422, "validation_failed");
     assert_eq!(
         reply.body["errors"]["password"][0],
-        "The password field confirmation does not match."
+        "The password confirmation does not match the password."
     );
 }
 
@@ -140,7 +140,7 @@ async fn a_password_over_72_bytes_is_refused_never_truncated() {
     reply.assert_error(422, "validation_failed");
     assert_eq!(
         reply.body["errors"]["password"][0],
-        "The password field must not be greater than 72 bytes."
+        "The password must not be longer than 72 bytes (accented letters count for two or more)."
     );
 
     // A login password that starts with the stored 72 bytes is still wrong.
@@ -187,11 +187,25 @@ async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
 #[tokio::test]
 async fn the_current_user_needs_a_token() {
     let app = spawn_app().await;
-    for authorization in [
-        None,
-        Some("Bearer"),
-        Some("Bearer not-a-jwt"),
-        Some("Basic YWRhOnB3"),
+    // Each case says what was wrong; RFC 6750's `invalid_token` only when a token was sent.
+    for (authorization, says, challenge) in [
+        (None, "needs an access token", "Bearer"),
+        (Some("Bearer"), "holds no token", "Bearer"),
+        (
+            Some("Basic YWRhOnB3"),
+            "must use the Bearer scheme",
+            "Bearer",
+        ),
+        (
+            Some("Bearer not-a-jwt"),
+            "not an access token of this API",
+            INVALID_TOKEN_MALFORMED,
+        ),
+        (
+            Some("Bearer Bearer eyJhbGciOiJIUzI1NiJ9.e30.c2ln"),
+            "not an access token of this API",
+            INVALID_TOKEN_MALFORMED,
+        ),
     ] {
         let mut request = app.request(Method::GET, "/api/user");
         if let Some(authorization) = authorization {
@@ -199,9 +213,11 @@ async fn the_current_user_needs_a_token() {
         }
         let reply = app.send(request).await;
         reply.assert_error(401, "unauthenticated");
+        let message = reply.body["message"].as_str().unwrap();
+        assert!(message.contains(says), "{authorization:?}: {message}");
         assert_eq!(
             reply.header("www-authenticate"),
-            Some("Bearer"),
+            Some(challenge),
             "{authorization:?}"
         );
     }
@@ -223,15 +239,32 @@ async fn logout_revokes_only_that_token() {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert_eq!(reply.body["message"], "Logged out.");
 
-    app.get("/api/user", Some(&first))
-        .await
-        .assert_error(401, "unauthenticated");
+    assert_invalid_token(&app.get("/api/user", Some(&first)).await, "no longer valid");
     app.call(Method::POST, "/api/logout", Some(&first), None)
         .await
         .assert_error(401, "unauthenticated");
     assert_eq!(
         app.get("/api/user", Some(&second)).await.status,
         StatusCode::OK
+    );
+}
+
+const INVALID_TOKEN_MALFORMED: &str = "Bearer error=\"invalid_token\", error_description=\"The bearer token is not an access token of this API. Send the access_token alone after 'Bearer '.\"";
+
+/// The 401 for a token that is no good, with RFC 6750's `invalid_token` and a description that
+/// contains `says`.
+fn assert_invalid_token(reply: &Reply, says: &str) {
+    reply.assert_error(401, "unauthenticated");
+    let challenge = reply.header("www-authenticate").unwrap();
+    assert!(
+        challenge.starts_with("Bearer error=\"invalid_token\", error_description=\"")
+            && challenge.contains(says),
+        "{challenge}"
+    );
+    assert!(
+        reply.body["message"].as_str().unwrap().contains(says),
+        "{}",
+        reply.body
     );
 }
 
@@ -277,9 +310,10 @@ async fn a_token_signed_with_another_key_is_refused() {
         b"another-secret-that-is-32-bytes-long!!",
         jsonwebtoken::Algorithm::HS256,
     );
-    app.get("/api/user", Some(&forged))
-        .await
-        .assert_error(401, "unauthenticated");
+    assert_invalid_token(
+        &app.get("/api/user", Some(&forged)).await,
+        "not signed by this service",
+    );
     // The real key with the same claims is accepted, so the key was the only difference.
     let genuine = sign(
         &token,
@@ -310,9 +344,10 @@ async fn a_token_with_another_algorithm_or_none_is_refused() {
         engine.encode(format!(r#"{{"alg":"none","typ":"JWT","kid":"{kid}"}}"#)),
         engine.encode(serde_json::to_vec(&claims).unwrap())
     );
-    app.get("/api/user", Some(&unsigned))
-        .await
-        .assert_error(401, "unauthenticated");
+    assert_invalid_token(
+        &app.get("/api/user", Some(&unsigned)).await,
+        "not an access token of this API",
+    );
 
     let hs512 = sign(
         &token,
@@ -320,9 +355,10 @@ async fn a_token_with_another_algorithm_or_none_is_refused() {
         JWT_SECRET.as_bytes(),
         jsonwebtoken::Algorithm::HS512,
     );
-    app.get("/api/user", Some(&hs512))
-        .await
-        .assert_error(401, "unauthenticated");
+    assert_invalid_token(
+        &app.get("/api/user", Some(&hs512)).await,
+        "not signed by this service",
+    );
 }
 
 #[tokio::test]
@@ -336,9 +372,7 @@ async fn an_expired_token_is_refused() {
         StatusCode::OK
     );
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    app.get("/api/user", Some(&token))
-        .await
-        .assert_error(401, "unauthenticated");
+    assert_invalid_token(&app.get("/api/user", Some(&token)).await, "has expired");
 }
 
 #[tokio::test]
@@ -353,9 +387,7 @@ async fn a_token_whose_session_row_is_gone_is_refused() {
         .execute_unprepared(&format!("DELETE FROM sessions WHERE jti = '{jti}'"))
         .await
         .unwrap();
-    app.get("/api/user", Some(&token))
-        .await
-        .assert_error(401, "unauthenticated");
+    assert_invalid_token(&app.get("/api/user", Some(&token)).await, "no longer valid");
 }
 
 #[tokio::test]

@@ -221,7 +221,7 @@ async fn a_token_works_once() {
     again.assert_error(422, "validation_failed");
     assert_eq!(
         again.body["errors"]["token"][0],
-        "This password reset token is invalid."
+        "This password reset link is invalid: it was used already, it expired, or a newer one replaced it."
     );
     assert_eq!(
         app.login(&email, "new-password-1").await.status,
@@ -361,7 +361,7 @@ async fn a_reset_follows_the_password_rules() {
     mismatch.assert_error(422, "validation_failed");
     assert_eq!(
         mismatch.body["errors"]["password"][0],
-        "The password field confirmation does not match."
+        "The password confirmation does not match the password."
     );
     let weak = reset(&app, &token, &email, "short").await;
     weak.assert_error(422, "validation_failed");
@@ -389,7 +389,7 @@ async fn a_reset_follows_the_password_rules() {
         page.text()
             .await
             .unwrap()
-            .contains("The password field confirmation does not match.")
+            .contains("The password confirmation does not match the password.")
     );
     let page = app
         .request(Method::POST, "/reset-password")
@@ -407,7 +407,7 @@ async fn a_reset_follows_the_password_rules() {
         page.text()
             .await
             .unwrap()
-            .contains("This password reset token is invalid.")
+            .contains("This password reset link is invalid")
     );
     assert_eq!(
         reset(&app, &token, &email, "new-password").await.status,

@@ -345,6 +345,10 @@ fn www_authenticate(problem: Option<&Message>) -> poem::http::HeaderValue {
     };
     let description: String = i18n::text(Locale::english(), problem)
         .chars()
+        .map(|c| match c {
+            '“' | '”' | '’' => '\'',
+            c => c,
+        })
         .filter(|c| c.is_ascii() && !c.is_ascii_control() && *c != '"' && *c != '\\')
         .collect();
     format!("Bearer error=\"invalid_token\", error_description=\"{description}\"")

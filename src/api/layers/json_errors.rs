@@ -71,8 +71,33 @@ impl Routes {
 pub struct Asked<'a> {
     pub method: &'a Method,
     pub path: &'a str,
-    /// Whether it sent an `Authorization` header, of whatever scheme.
-    pub authorization: bool,
+    pub authorization: Authorization,
+}
+
+/// What the request's `Authorization` header held, for a 401 that says what was wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Authorization {
+    Missing,
+    /// `Bearer` with nothing after it.
+    EmptyBearer,
+    /// Another scheme (`Basic …`), or no scheme at all.
+    NotBearer,
+    Bearer,
+}
+
+impl Authorization {
+    pub fn of(request: &poem::Request) -> Self {
+        let Some(value) = request.headers().get(poem::http::header::AUTHORIZATION) else {
+            return Self::Missing;
+        };
+        let value = value.to_str().unwrap_or_default().trim();
+        let (scheme, credentials) = value.split_once(' ').unwrap_or((value, ""));
+        match (scheme.eq_ignore_ascii_case("bearer"), credentials.trim()) {
+            (true, "") => Self::EmptyBearer,
+            (true, _) => Self::Bearer,
+            (false, _) => Self::NotBearer,
+        }
+    }
 }
 
 /// The response, or the JSON error for what the framework raised.
@@ -96,11 +121,11 @@ fn error_response(err: poem::Error, asked: &Asked, routes: &Routes) -> Response 
     } else if err.is::<MethodNotAllowedError>() {
         ApiError::method_not_allowed(routes.allowed(asked.path))
     } else if err.is::<AuthorizationError>() {
-        // poem-openapi found no `Bearer <token>`: none at all, or another scheme.
-        ApiError::unauthenticated(Message::new(if asked.authorization {
-            "error-authorization-not-bearer"
-        } else {
-            "error-authorization-missing"
+        // poem-openapi found no `Bearer <token>` to check.
+        ApiError::unauthenticated(Message::new(match asked.authorization {
+            Authorization::Missing => "error-authorization-missing",
+            Authorization::EmptyBearer => "error-authorization-empty",
+            Authorization::NotBearer | Authorization::Bearer => "error-authorization-not-bearer",
         }))
     } else if let Some(ContentTypeError::NotSupported { content_type }) = err.downcast_ref() {
         ApiError::unsupported_media_type(

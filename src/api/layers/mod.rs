@@ -98,9 +98,7 @@ async fn call<E: Endpoint>(
     limit: Duration,
 ) -> Response {
     let (method, uri) = (request.method().clone(), request.uri().clone());
-    let authorization = request
-        .headers()
-        .contains_key(poem::http::header::AUTHORIZATION);
+    let authorization = json_errors::Authorization::of(&request);
     let outcome = timeout::call(endpoint, request, limit).await;
     let asked = json_errors::Asked {
         method: &method,
