@@ -81,6 +81,9 @@ Comptoir runs a shop's user accounts and orders.
 `Authorization: Bearer <access_token>` (the **Authorize** button in Swagger UI).
 * Every error has one JSON shape: `{\"message\", \"code\", \"errors\"}`; `errors` maps each \
 bad field to its messages, on 422 only.
+* Messages for people (`message`, the entries of `errors`, `status`) come in the language that \
+`Accept-Language` asks for among those the service speaks (the `Content-Language` header lists \
+them); codes, field names and this document stay English.
 * Timestamps are RFC 3339 in UTC. Every response carries an `X-Request-Id` header.";
 
 fn openapi() -> OpenApiService<Api, ()> {

@@ -4,6 +4,8 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::i18n::Locale;
+
 /// For each create operation, the operations a client can follow with the new resource's id.
 const LINKS: [(&str, &[(&str, &str)]); 2] = [
     (
@@ -37,7 +39,57 @@ pub fn document() -> Value {
     name_enum_values(&mut spec);
     mark_public_operations(&mut spec);
     add_links(&mut spec);
+    declare_languages(&mut spec);
     spec
+}
+
+/// Every operation takes an optional `Accept-Language` and every response says its
+/// `Content-Language`: one English document, whatever language the answers are in.
+fn declare_languages(spec: &mut Value) {
+    let languages: Vec<Value> = Locale::all().map(|locale| json!(locale.as_str())).collect();
+    let Some(components) = spec.get_mut("components").and_then(Value::as_object_mut) else {
+        return;
+    };
+    components.insert(
+        "parameters".into(),
+        json!({"AcceptLanguage": {
+            "name": "Accept-Language",
+            "in": "header",
+            "required": false,
+            "description": "The languages the client reads, as browsers send them \
+                (`fr-CA, fr;q=0.9, en;q=0.5`): messages, errors included, come in the best \
+                one the service speaks, else in the service's default language.",
+            "schema": {"type": "string", "example": "fr"}
+        }}),
+    );
+    components.insert(
+        "headers".into(),
+        json!({"ContentLanguage": {
+            "description": "The language of the response's messages.",
+            "schema": {"type": "string", "enum": languages}
+        }}),
+    );
+    for operation in operations(spec) {
+        let parameters = operation.entry("parameters").or_insert_with(|| json!([]));
+        if let Some(parameters) = parameters.as_array_mut() {
+            parameters.push(json!({"$ref": "#/components/parameters/AcceptLanguage"}));
+        }
+        let responses = operation
+            .get_mut("responses")
+            .and_then(Value::as_object_mut)
+            .into_iter()
+            .flat_map(|responses| responses.values_mut())
+            .filter_map(Value::as_object_mut);
+        for response in responses {
+            let headers = response.entry("headers").or_insert_with(|| json!({}));
+            if let Some(headers) = headers.as_object_mut() {
+                headers.insert(
+                    "Content-Language".into(),
+                    json!({"$ref": "#/components/headers/ContentLanguage"}),
+                );
+            }
+        }
+    }
 }
 
 /// Bodies with fields the schema does not define are refused (422), and responses never

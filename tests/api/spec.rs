@@ -181,7 +181,10 @@ fn every_limit_in_the_spec_is_the_one_the_domain_declares() {
     for (path, operations) in document["paths"].as_object().unwrap() {
         for operation in operations.as_object().unwrap().values() {
             for parameter in operation["parameters"].as_array().into_iter().flatten() {
-                let name = parameter["name"].as_str().unwrap();
+                // `$ref`s name the shared header parameters, which have no limits.
+                let Some(name) = parameter["name"].as_str() else {
+                    continue;
+                };
                 check(path, name, &parameter["schema"]);
             }
         }
