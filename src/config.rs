@@ -286,17 +286,6 @@ impl Config {
             reset_token_ttl: seconds(&get, "RESET_TOKEN_TTL_SECS", 3600, 1, 604_800)?,
         };
 
-        let default_locale = match get("DEFAULT_LOCALE") {
-            Some(tag) => Locale::parse(tag.trim()).ok_or_else(|| {
-                let known: Vec<_> = Locale::all().map(Locale::as_str).collect();
-                invalid(
-                    "DEFAULT_LOCALE",
-                    format!("`{tag}` is not one of {}", known.join(", ")),
-                )
-            })?,
-            None => Locale::english(),
-        };
-
         let log_format = match get("LOG_FORMAT").as_deref().map(str::trim) {
             None | Some("pretty") => LogFormat::Pretty,
             Some("json") => LogFormat::Json,
@@ -321,10 +310,23 @@ impl Config {
                 jobs_per_address: number(&get, "BCRYPT_JOBS_PER_ADDRESS", 8, 1, 1_000)? as usize,
             },
             mail,
-            default_locale,
+            default_locale: default_locale(&get)?,
             log_format,
         })
     }
+}
+
+fn default_locale(get: &impl Fn(&str) -> Option<String>) -> Result<Locale, ConfigError> {
+    let Some(tag) = get("DEFAULT_LOCALE") else {
+        return Ok(Locale::english());
+    };
+    Locale::parse(tag.trim()).ok_or_else(|| {
+        let known: Vec<_> = Locale::all().map(Locale::as_str).collect();
+        invalid(
+            "DEFAULT_LOCALE",
+            format!("`{tag}` is not one of {}", known.join(", ")),
+        )
+    })
 }
 
 fn database_kind(url: &str) -> Result<DatabaseKind, ConfigError> {

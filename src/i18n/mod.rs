@@ -130,6 +130,8 @@ pub fn plain(locale: Locale, id: &str) -> String {
 }
 
 /// The message `id` in `locale`, else in English with a warning, else the id itself.
+// fluent-templates takes arguments in a `HashMap` with the standard hasher only.
+#[allow(clippy::implicit_hasher)]
 pub fn lookup<S: AsRef<str> + std::hash::Hash + Eq>(
     locale: Locale,
     id: &str,

@@ -33,6 +33,8 @@ pub fn render(name: &str, locale: Locale, context: Value) -> Result<String, mini
 }
 
 /// `t("id", name=value, …)`: the message `id` in the template's `locale`.
+// minijinja hands keyword arguments over by value.
+#[allow(clippy::needless_pass_by_value)]
 fn translate(state: &State, id: &str, arguments: Kwargs) -> Result<String, minijinja::Error> {
     let locale = state
         .lookup("locale")
