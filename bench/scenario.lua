@@ -4,6 +4,7 @@
 --   BENCH_PATHS   one path, or several separated by spaces: request n goes to path n mod count
 --   BENCH_TOKEN   sent as `Authorization: Bearer <token>` when set
 --   BENCH_BODY    JSON body; every `{n}` in it becomes a value unique to this request
+--   BENCH_ACCEPT_LANGUAGE  sent as `Accept-Language` when set
 --   BENCH_RUN_ID  makes those values unique across runs too
 --   BENCH_RESULT  file that receives the summary, as one JSON object
 -- With one path and a body without `{n}`, the request is built once and replayed, so that wrk
@@ -21,6 +22,10 @@ end
 
 if token then
   wrk.headers["Authorization"] = "Bearer " .. token
+end
+local accept_language = os.getenv("BENCH_ACCEPT_LANGUAGE")
+if accept_language then
+  wrk.headers["Accept-Language"] = accept_language
 end
 if body then
   wrk.headers["Content-Type"] = "application/json"

@@ -34,12 +34,13 @@ pub struct ErrorBody {
 
 impl Example for ErrorBody {
     fn example() -> Self {
+        let english = Locale::english();
         Self {
-            message: "The given data was invalid.".into(),
+            message: i18n::text(english, &Message::new("error-validation")),
             code: "validation_failed".into(),
             errors: Some(BTreeMap::from([(
                 "email".into(),
-                vec!["The email field must be a valid email address.".into()],
+                vec![i18n::text(english, &Message::new("email-taken"))],
             )])),
         }
     }
