@@ -59,7 +59,11 @@ const DECLARED: [Declared; 11] = [
         bit: status::UNAUTHORIZED,
         status: 401,
         description: "Missing, invalid, expired or revoked bearer token.",
-        headers: &[("WWW-Authenticate", "Always `Bearer`.")],
+        headers: &[(
+            "WWW-Authenticate",
+            "`Bearer` when no token was sent; for a token that is no good, RFC 6750's \
+             `Bearer error=\"invalid_token\", error_description=\"…\"` (in English).",
+        )],
     },
     Declared {
         bit: status::FORBIDDEN,
