@@ -87,7 +87,10 @@ pub async fn run(config: &Config, email: &str, name: &str) -> ExitCode {
         }
     };
     let accounts = Accounts::new(db.clone(), hasher, Sessions::new(db, &config.tokens, cache));
-    match accounts.create_admin(name, email, password).await {
+    match accounts
+        .create_admin(name, email, password, config.default_locale)
+        .await
+    {
         Ok((user, outcome)) => {
             let what = match outcome {
                 AdminOutcome::Created => "created admin",

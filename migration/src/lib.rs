@@ -10,6 +10,7 @@ mod m20261122_000003_create_password_reset_tokens;
 mod m20261122_000004_unique_lower_email;
 mod m20261123_000005_notify_session_changes;
 mod m20261201_000006_create_mail_throttle;
+mod m20261202_000007_add_user_locale;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_unique_lower_email::Migration),
             Box::new(m20261123_000005_notify_session_changes::Migration),
             Box::new(m20261201_000006_create_mail_throttle::Migration),
+            Box::new(m20261202_000007_add_user_locale::Migration),
         ]
     }
 }

@@ -19,6 +19,8 @@ use poem::web::Data;
 
 pub struct AuthApi;
 
+/// A new account. `locale`, the language of its mails, is the one negotiated for this request
+/// (`Accept-Language`, else the server's default) unless given.
 #[derive(Debug, Object)]
 #[oai(example, skip_serializing_if_is_none)]
 pub struct RegisterRequest {
@@ -37,6 +39,7 @@ pub struct RegisterRequest {
     pub password: String,
     /// When given, must equal `password`.
     pub password_confirmation: Option<String>,
+    pub locale: Option<Locale>,
 }
 
 impl Example for RegisterRequest {
@@ -46,6 +49,7 @@ impl Example for RegisterRequest {
             email: "ada@example.com".into(),
             password: "correct horse battery".into(),
             password_confirmation: Some("correct horse battery".into()),
+            locale: Some(Locale::english()),
         }
     }
 }
@@ -202,12 +206,14 @@ impl AuthApi {
     /// Register a new account
     ///
     /// Creates an ordinary user (role `user`) and returns an access token for it.
-    /// An email already in use, in any case, is a 422 on `email`.
+    /// An email already in use, in any case, is a 422 on `email`. Without `locale`, the
+    /// account gets the language of this request.
     #[oai(path = "/register", method = "post", operation_id = "account_register")]
     async fn register(
         &self,
         state: Data<&AppState>,
         client: Data<&ClientAddress>,
+        negotiated: Data<&Locale>,
         body: JsonBody<RegisterRequest>,
     ) -> Result<RegisterResponse, Failure<{ JSON_BODY | ALWAYS }>> {
         state
@@ -221,6 +227,7 @@ impl AuthApi {
             &request.email.0,
             request.password,
             request.password_confirmation.as_deref(),
+            request.locale.unwrap_or(*negotiated.0),
         )
         .map_err(|errors| Failure::from(ApiError::validation(errors)))?;
         let (user, token) = state

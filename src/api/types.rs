@@ -1,11 +1,11 @@
-//! Types shared by several tags: timestamps, users and plain messages.
+//! Types shared by several tags: timestamps, languages, users and plain messages.
 
 use std::borrow::Cow;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use poem_openapi::{
     Enum, Object,
-    registry::{MetaSchema, MetaSchemaRef},
+    registry::{MetaSchema, MetaSchemaRef, Registry},
     types::{Example, ParseError, ParseFromJSON, ParseResult, ToJSON, Type},
 };
 use serde_json::Value;
@@ -71,6 +71,60 @@ impl From<DateTime<Utc>> for Timestamp {
     }
 }
 
+/// A language, as the `Locale` schema: a string enum of the folders of `locales/`, so that
+/// generated clients get an enum and adding a language adds its value. A value outside it is
+/// a 422 naming the allowed ones (the body check reads this schema's `enum`).
+impl Type for Locale {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "Locale".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Reference(Self::name().into_owned())
+    }
+
+    fn register(registry: &mut Registry) {
+        registry.create_schema::<Self, _>(Self::name().into_owned(), |_| MetaSchema {
+            description: Some("A language Comptoir writes in, by its tag."),
+            enum_items: Self::all()
+                .map(|locale| Value::String(locale.as_str().to_owned()))
+                .collect(),
+            ..MetaSchema::new("string")
+        });
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ToJSON for Locale {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(self.as_str().to_owned()))
+    }
+}
+
+impl ParseFromJSON for Locale {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value {
+            Some(Value::String(tag)) => {
+                Self::parse(&tag).ok_or_else(|| ParseError::custom("not a known language"))
+            }
+            other => Err(ParseError::expected_type(other.unwrap_or_default())),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename_all = "lowercase")]
 pub enum RoleName {
@@ -96,7 +150,8 @@ impl From<RoleName> for Role {
     }
 }
 
-/// An account. Never carries a password or its hash.
+/// An account. Never carries a password or its hash. `locale` is the language of every mail
+/// to the user.
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "User", example)]
 pub struct UserResource {
@@ -107,6 +162,7 @@ pub struct UserResource {
     pub role: RoleName,
     #[oai(nullable)]
     pub email_verified_at: Option<Timestamp>,
+    pub locale: Locale,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -119,6 +175,7 @@ impl From<User> for UserResource {
             email: user.email,
             role: user.role.into(),
             email_verified_at: user.email_verified_at.map(Timestamp),
+            locale: user.locale,
             created_at: user.created_at.into(),
             updated_at: user.updated_at.into(),
         }
@@ -137,6 +194,7 @@ impl Example for UserResource {
             email: "ada@example.com".into(),
             role: RoleName::User,
             email_verified_at: None,
+            locale: Locale::english(),
             created_at: example_time(),
             updated_at: example_time(),
         }

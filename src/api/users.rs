@@ -22,6 +22,7 @@ use super::{
 };
 use crate::{
     domain::{Email, FieldErrors, Name, Password, Role, listing::Sort},
+    i18n::Locale,
     service::users::{NewUser, UserChanges, UserFilter, UserSortKey},
 };
 
@@ -72,7 +73,8 @@ pub struct UserPage {
     pub meta: PageMetaResource,
 }
 
-/// A new account. `role` is `user` unless given.
+/// A new account. `role` is `user` unless given; `locale` is the language of this request
+/// unless given.
 #[derive(Debug, Object)]
 #[oai(example, skip_serializing_if_is_none)]
 pub struct CreateUserRequest {
@@ -88,6 +90,7 @@ pub struct CreateUserRequest {
     #[oai(validator(min_length = 8, max_length = 72))]
     pub password: String,
     pub role: Option<RoleName>,
+    pub locale: Option<Locale>,
 }
 
 impl Example for CreateUserRequest {
@@ -97,6 +100,7 @@ impl Example for CreateUserRequest {
             email: "grace@example.com".into(),
             password: "correct horse battery".into(),
             role: Some(RoleName::Admin),
+            locale: Some(Locale::english()),
         }
     }
 }
@@ -118,6 +122,7 @@ pub struct ReplaceUserRequest {
     #[oai(validator(min_length = 8, max_length = 72))]
     pub password: Option<String>,
     pub role: Option<RoleName>,
+    pub locale: Option<Locale>,
     /// Required to change your own email or password.
     #[oai(validator(max_length = 1024))]
     pub current_password: Option<String>,
@@ -130,6 +135,7 @@ impl Example for ReplaceUserRequest {
             email: "ada.king@example.com".into(),
             password: None,
             role: None,
+            locale: None,
             current_password: Some("correct horse battery".into()),
         }
     }
@@ -152,6 +158,7 @@ pub struct UpdateUserRequest {
     #[oai(validator(min_length = 8, max_length = 72))]
     pub password: Option<String>,
     pub role: Option<RoleName>,
+    pub locale: Option<Locale>,
     /// Required to change your own email or password.
     #[oai(validator(max_length = 1024))]
     pub current_password: Option<String>,
@@ -164,6 +171,7 @@ impl Example for UpdateUserRequest {
             email: None,
             password: None,
             role: None,
+            locale: None,
             current_password: None,
         }
     }
@@ -266,13 +274,15 @@ impl UsersApi {
 
     /// Create a user
     ///
-    /// Admins only. The role is `user` unless given.
+    /// Admins only. The role is `user` unless given; the locale is the language of this
+    /// request unless given.
     #[oai(path = "/users", method = "post", operation_id = "user_create")]
     async fn create(
         &self,
         auth: BearerAuth,
         state: Data<&AppState>,
         client: Data<&ClientAddress>,
+        negotiated: Data<&Locale>,
         body: JsonBody<CreateUserRequest>,
     ) -> Result<UserCreatedResponse, Failure<{ UNAUTHORIZED | FORBIDDEN | JSON_BODY | ALWAYS }>>
     {
@@ -292,6 +302,7 @@ impl UsersApi {
             email,
             password,
             role: request.role.map_or(Role::User, Role::from),
+            locale: request.locale.unwrap_or(*negotiated.0),
         };
         let user = state
             .users
@@ -317,8 +328,8 @@ impl UsersApi {
 
     /// Replace a user
     ///
-    /// Sets the name and email (both required) and optionally the password and, for admins,
-    /// the role. Changing your own email or password needs `current_password`.
+    /// Sets the name and email (both required) and optionally the password, the locale and,
+    /// for admins, the role. Changing your own email or password needs `current_password`.
     #[oai(path = "/users/:id", method = "put", operation_id = "user_replace")]
     async fn replace(
         &self,
@@ -335,6 +346,7 @@ impl UsersApi {
             email: parse_email(&mut errors, Some(&request.email.0)),
             password: parse_password(&mut errors, request.password),
             role: request.role.map(Role::from),
+            locale: request.locale,
             current_password: request.current_password,
         };
         if !errors.is_empty() {
@@ -369,6 +381,7 @@ impl UsersApi {
             ),
             password: parse_password(&mut errors, request.password),
             role: request.role.map(Role::from),
+            locale: request.locale,
             current_password: request.current_password,
         };
         if !errors.is_empty() {

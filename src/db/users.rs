@@ -9,9 +9,12 @@ use sea_orm::{
 };
 
 use super::entities::users::{ActiveModel, Column, Entity, Model};
-use crate::domain::{
-    Email, Name, Role, User,
-    listing::{Page, PageMeta, PageRequest, Sort},
+use crate::{
+    domain::{
+        Email, Name, Role, User,
+        listing::{Page, PageMeta, PageRequest, Sort},
+    },
+    i18n::Locale,
 };
 
 /// A write the table refused, or a failure of the database.
@@ -38,6 +41,7 @@ pub struct NewUser<'a> {
     pub email: &'a Email,
     pub password_hash: String,
     pub role: Role,
+    pub locale: Locale,
 }
 
 /// What [`update`] sets; `None` leaves a column as it is.
@@ -47,6 +51,7 @@ pub struct Changes {
     pub email: Option<Email>,
     pub password_hash: Option<String>,
     pub role: Option<Role>,
+    pub locale: Option<Locale>,
 }
 
 impl Changes {
@@ -55,6 +60,7 @@ impl Changes {
             && self.email.is_none()
             && self.password_hash.is_none()
             && self.role.is_none()
+            && self.locale.is_none()
     }
 }
 
@@ -118,6 +124,7 @@ pub async fn insert(
         password_hash: Set(user.password_hash),
         role: Set(user.role.as_str().to_owned()),
         email_verified_at: Set(None),
+        locale: Set(user.locale.as_str().to_owned()),
         created_at: Set(at),
         updated_at: Set(at),
         ..Default::default()
@@ -151,6 +158,9 @@ pub async fn update(
     }
     if let Some(role) = changes.role {
         active.role = Set(role.as_str().to_owned());
+    }
+    if let Some(locale) = changes.locale {
+        active.locale = Set(locale.as_str().to_owned());
     }
     let row = active.update(conn).await.map_err(refused)?;
     Ok(user_from_row(row))
@@ -273,6 +283,8 @@ pub(super) fn user_from_row(row: Model) -> User {
         // An unexpected value grants the least privilege.
         role: Role::parse(&row.role).unwrap_or(Role::User),
         email_verified_at: row.email_verified_at,
+        // A language since removed from `locales/` falls back as its messages would.
+        locale: Locale::parse(&row.locale).unwrap_or_else(Locale::english),
         created_at: row.created_at,
         updated_at: row.updated_at,
     }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use unicode_normalization::UnicodeNormalization;
 
 use super::{Message, text};
-use crate::config::Secret;
+use crate::{config::Secret, i18n::Locale};
 
 pub const MAX_NAME_CHARS: usize = 255;
 /// RFC 5321's limit on a forward path.
@@ -199,6 +199,8 @@ pub struct User {
     pub email: String,
     pub role: Role,
     pub email_verified_at: Option<DateTime<Utc>>,
+    /// The language of everything written to this user, mails first.
+    pub locale: Locale,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -8,6 +8,7 @@ use super::{
 use crate::{
     db::{self, DatabaseConnection, users},
     domain::{Email, FieldErrors, Message, Name, Password, Role, User},
+    i18n::Locale,
 };
 
 /// A registration that passed validation.
@@ -16,6 +17,7 @@ pub struct NewAccount {
     pub name: Name,
     pub email: Email,
     pub password: Password,
+    pub locale: Locale,
 }
 
 impl NewAccount {
@@ -24,6 +26,7 @@ impl NewAccount {
         email: &str,
         password: String,
         confirmation: Option<&str>,
+        locale: Locale,
     ) -> Result<Self, FieldErrors> {
         let mut errors = FieldErrors::new();
         let name = errors.check("name", Name::parse(name));
@@ -37,6 +40,7 @@ impl NewAccount {
                 name,
                 email,
                 password,
+                locale,
             }),
             _ => Err(errors),
         }
@@ -76,6 +80,7 @@ impl Accounts {
                 email: &account.email,
                 password_hash,
                 role: Role::User,
+                locale: account.locale,
             },
             now(),
         )
@@ -126,12 +131,14 @@ pub enum AdminOutcome {
 
 impl Accounts {
     /// Makes an admin, or promotes the account that has this email. Only the command line
-    /// calls this: there is no way to become an admin over HTTP.
+    /// calls this: there is no way to become an admin over HTTP. A new admin is written to in
+    /// `locale`; a promoted account keeps its own.
     pub async fn create_admin(
         &self,
         name: Name,
         email: Email,
         password: Password,
+        locale: Locale,
     ) -> Result<(User, AdminOutcome), ServiceError> {
         if let Some(user) = users::find_by_email(&self.db, &email).await? {
             if user.role == Role::Admin {
@@ -151,6 +158,7 @@ impl Accounts {
             email: &email,
             password_hash,
             role: Role::Admin,
+            locale,
         };
         let user = users::insert(&self.db, new, now()).await?;
         Ok((user, AdminOutcome::Created))

@@ -16,6 +16,7 @@ use crate::{
         Email, FieldErrors, Message, Name, Password, Role, User,
         listing::{Page, PageRequest, Sort},
     },
+    i18n::Locale,
 };
 
 /// An account an admin creates.
@@ -25,6 +26,7 @@ pub struct NewUser {
     pub email: Email,
     pub password: Password,
     pub role: Role,
+    pub locale: Locale,
 }
 
 /// The changes of a PUT or PATCH: `None` leaves a field as it is.
@@ -34,6 +36,7 @@ pub struct UserChanges {
     pub email: Option<Email>,
     pub password: Option<Password>,
     pub role: Option<Role>,
+    pub locale: Option<Locale>,
     pub current_password: Option<String>,
 }
 
@@ -91,6 +94,7 @@ impl Users {
             email: &user.email,
             password_hash,
             role: user.role,
+            locale: user.locale,
         };
         let user = users::insert(&self.db, new, now()).await?;
         tracing::info!(user_id = user.id, "user created by an admin");
@@ -167,6 +171,7 @@ impl Users {
             email: new_email,
             password_hash,
             role: changes.role.filter(|role| *role != account.role),
+            locale: changes.locale.filter(|locale| *locale != account.locale),
         };
         if changes.is_empty() {
             return Ok(account);

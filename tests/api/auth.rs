@@ -46,6 +46,7 @@ async fn register_returns_201_with_a_bearer_token_and_the_user() {
             "email",
             "email_verified_at",
             "id",
+            "locale",
             "name",
             "role",
             "updated_at"

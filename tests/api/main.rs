@@ -25,4 +25,5 @@ mod smtp;
 mod spec;
 mod storage;
 mod translations;
+mod user_locale;
 mod users;

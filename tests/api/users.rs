@@ -9,11 +9,12 @@ use crate::helpers::{
     unique_email,
 };
 
-const USER_KEYS: [&str; 7] = [
+const USER_KEYS: [&str; 8] = [
     "created_at",
     "email",
     "email_verified_at",
     "id",
+    "locale",
     "name",
     "role",
     "updated_at",
@@ -491,7 +492,14 @@ async fn patch_changes_only_the_fields_sent() {
         .await;
     reply.assert_status(200);
     assert_eq!(reply.body["name"], "Ada King");
-    for field in ["id", "email", "role", "email_verified_at", "created_at"] {
+    for field in [
+        "id",
+        "email",
+        "role",
+        "email_verified_at",
+        "locale",
+        "created_at",
+    ] {
         assert_eq!(reply.body[field], before[field], "{field}");
     }
     assert_eq!(app.user(&ada.token, ada.id).await, reply.body);
