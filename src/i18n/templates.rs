@@ -11,7 +11,32 @@ use minijinja::{Environment, State, Value, value::Kwargs};
 use super::Locale;
 
 /// Every template, by name: embedded at compile time, so the binary needs no files beside it.
-const TEMPLATES: &[(&str, &str)] = &[];
+const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "mail/reset_password.subject.txt",
+        include_str!("../../templates/mail/reset_password.subject.txt"),
+    ),
+    (
+        "mail/reset_password.txt",
+        include_str!("../../templates/mail/reset_password.txt"),
+    ),
+    (
+        "mail/reset_password.html",
+        include_str!("../../templates/mail/reset_password.html"),
+    ),
+    (
+        "mail/password_changed.subject.txt",
+        include_str!("../../templates/mail/password_changed.subject.txt"),
+    ),
+    (
+        "mail/password_changed.txt",
+        include_str!("../../templates/mail/password_changed.txt"),
+    ),
+    (
+        "mail/password_changed.html",
+        include_str!("../../templates/mail/password_changed.html"),
+    ),
+];
 
 static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut environment = Environment::new();

@@ -1,5 +1,6 @@
 //! Outgoing mail: lettre over SMTP (pooled, async), or the log when no `SMTP_URL` is set so that
-//! a developer can follow a reset link locally.
+//! a developer can follow a reset link locally. Each mail is rendered from its templates
+//! (`templates`) in its recipient's own language, whoever caused it to be sent.
 
 pub mod templates;
 
@@ -8,15 +9,20 @@ use std::time::Duration;
 use anyhow::Context;
 use lettre::{
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
-    message::{Body, Mailbox, MultiPart, SinglePart, header::ContentTransferEncoding},
+    message::{
+        Body, Mailbox, MultiPart, SinglePart,
+        header::{ContentTransferEncoding, HeaderName, HeaderValue},
+    },
 };
 
-use crate::config::MailSettings;
+use crate::{config::MailSettings, i18n::Locale};
 
 /// A rendered mail, ready to go.
 #[derive(Debug, Clone)]
 pub struct Mail {
     pub to: Mailbox,
+    /// The language it is written in, sent as `Content-Language`.
+    pub language: Locale,
     pub subject: String,
     pub text: String,
     pub html: String,
@@ -75,6 +81,10 @@ fn message(from: &Mailbox, mail: &Mail, text: Body) -> anyhow::Result<Message> {
         .from(from.clone())
         .to(mail.to.clone())
         .subject(mail.subject.clone())
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("Content-Language"),
+            mail.language.as_str().to_owned(),
+        ))
         .multipart(
             MultiPart::alternative()
                 .singlepart(SinglePart::plain(text))

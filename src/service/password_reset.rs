@@ -2,9 +2,7 @@
 
 use std::time::Duration;
 
-use anyhow::Context;
 use chrono::TimeDelta;
-use lettre::message::Mailbox;
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
@@ -21,7 +19,7 @@ use crate::{
     domain::{Email, Message, Password, User},
     mail::{
         Mailer,
-        templates::{PASSWORD_CHANGED, RESET_PASSWORD},
+        templates::{self, Recipient},
     },
 };
 
@@ -99,14 +97,7 @@ impl PasswordResets {
             self.public_url,
             percent_encode(&user.email)
         );
-        let mail = RESET_PASSWORD.render(
-            mailbox(&user)?,
-            &[
-                ("name", &user.name),
-                ("link", &link),
-                ("validity", &describe(self.ttl)),
-            ],
-        );
+        let mail = templates::reset_password(recipient(&user), &link, self.ttl)?;
         self.mailer.send(mail).await?;
         tracing::info!(user_id = user.id, "password reset link sent");
         Ok(())
@@ -164,12 +155,8 @@ impl PasswordResets {
         let mailer = self.mailer.clone();
         tokio::spawn(
             async move {
-                let sent = match mailbox(&user) {
-                    Ok(to) => {
-                        mailer
-                            .send(PASSWORD_CHANGED.render(to, &[("name", &user.name)]))
-                            .await
-                    }
+                let sent = match templates::password_changed(recipient(&user)) {
+                    Ok(mail) => mailer.send(mail).await,
                     Err(err) => Err(err),
                 };
                 if let Err(err) = sent {
@@ -186,19 +173,13 @@ fn hash_token(token: &str) -> String {
     to_hex(&Sha256::digest(token.as_bytes()))
 }
 
-fn mailbox(user: &User) -> anyhow::Result<Mailbox> {
-    let address = user
-        .email
-        .parse()
-        .context("the account's email is not a mail address")?;
-    Ok(Mailbox::new(Some(user.name.clone()), address))
-}
-
-/// "60 minutes", "90 seconds": how long a link works, for the mail.
-fn describe(ttl: Duration) -> String {
-    match ttl.as_secs() {
-        seconds if seconds % 60 == 0 => format!("{} minutes", seconds / 60),
-        seconds => format!("{seconds} seconds"),
+/// Mails go to the user in the user's own language, never in that of the request that
+/// caused them (an English browser asking a reset for a French customer's address).
+fn recipient(user: &User) -> Recipient<'_> {
+    Recipient {
+        name: &user.name,
+        email: &user.email,
+        locale: user.locale,
     }
 }
 

@@ -15,6 +15,7 @@ mod helpers;
 mod instances;
 mod languages;
 mod limits;
+mod mail_language;
 mod normalisation;
 mod orders;
 mod outage;
