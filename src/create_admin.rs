@@ -57,7 +57,7 @@ pub async fn run(config: &Config, email: &str, name: &str) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Err(err) = db::migrate(&db).await {
+    if let Err(err) = db::migrate(&db, config.default_locale).await {
         eprintln!("comptoir: running database migrations failed: {err}");
         return ExitCode::FAILURE;
     }

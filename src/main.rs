@@ -95,7 +95,7 @@ fn main() -> ExitCode {
         if let Command::Migrate = command {
             tracing::info!(database = %db::describe(&config.database), "using the database");
             let db = db::connect(&config.database).await?;
-            db::migrate(&db).await?;
+            db::migrate(&db, config.default_locale).await?;
             tracing::info!("migrations are up to date");
             Ok(())
         } else {

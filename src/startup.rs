@@ -67,7 +67,7 @@ impl Application {
         let db = db::connect(&config.database)
             .await
             .context("connecting to the database (DATABASE_URL)")?;
-        db::migrate(&db)
+        db::migrate(&db, config.default_locale)
             .await
             .context("running database migrations")?;
         let state = build_state(config, db).await?;

@@ -14,6 +14,12 @@ mod m20261202_000007_add_user_locale;
 
 pub struct Migrator;
 
+/// Whether `name` is the migration that adds `users.locale`: the service that runs it gives the
+/// accounts that predate the column its own `DEFAULT_LOCALE`, which only the service knows.
+pub fn adds_user_locale(name: &str) -> bool {
+    name == m20261202_000007_add_user_locale::Migration.name()
+}
+
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![

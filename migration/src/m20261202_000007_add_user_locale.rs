@@ -1,8 +1,9 @@
 //! The language a user is written to in (`User.locale`, a folder of `locales/`).
 //!
-//! Accounts made before it get `en`: a migration cannot know the server's `DEFAULT_LOCALE`,
-//! which is a setting of the running service, not of the schema. The service writes the
-//! column on every insert, so the default serves only the rows that predate it.
+//! The accounts that exist when it runs are then given the service's `DEFAULT_LOCALE` by the
+//! service itself (`db::migrate`): a migration cannot know a setting. The column's `en` default
+//! serves only the rows an older instance writes during a rolling upgrade; the service writes
+//! the column on every insert.
 
 use sea_orm_migration::{prelude::*, schema::*};
 

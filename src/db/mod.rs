@@ -27,7 +27,10 @@ use sea_orm::{
     QuerySelect, Select, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 
-use crate::config::{DatabaseKind, DatabaseSettings};
+use crate::{
+    config::{DatabaseKind, DatabaseSettings},
+    i18n::Locale,
+};
 
 pub use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 
@@ -169,8 +172,9 @@ const MIGRATION_LOCK: i64 = 0x636f_6d70_746f_6972; // "comptoir"
 /// Applies every pending migration; a no-op when the schema is current. The migrations run
 /// in one transaction that first takes a lock (an advisory lock on PostgreSQL, the write lock
 /// on SQLite), so instances that start together migrate one after the other, and the later
-/// ones find nothing left to do.
-pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+/// ones find nothing left to do. When the migration that adds `users.locale` runs, the
+/// accounts it finds are given `default_locale`.
+pub async fn migrate(db: &DatabaseConnection, default_locale: Locale) -> Result<(), DbErr> {
     let txn = if db.get_database_backend() == DbBackend::Postgres {
         let txn = db.begin().await?;
         txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
@@ -186,7 +190,14 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
         })
         .await?
     };
+    let adds_user_locale = Migrator::get_pending_migrations(&txn)
+        .await?
+        .iter()
+        .any(|pending| migration::adds_user_locale(pending.name()));
     Migrator::up(&txn, None).await?;
+    if adds_user_locale {
+        users::set_every_locale(&txn, default_locale).await?;
+    }
     txn.commit().await
 }
 

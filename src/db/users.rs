@@ -182,13 +182,23 @@ pub async fn set_password_hash(
     Ok(())
 }
 
-/// Deletes an account that has no orders; its sessions and reset tokens go with it (the
-/// foreign keys cascade).
+/// Gives every account the language `locale`: the accounts that predate `users.locale`, once,
+/// when the migration that adds the column runs.
+pub async fn set_every_locale(conn: &impl ConnectionTrait, locale: Locale) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::Locale, Expr::value(locale.as_str()))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 /// Whether the account `id` exists (to be given an order, say).
 pub async fn exists(conn: &impl ConnectionTrait, id: i64) -> Result<bool, DbErr> {
     Ok(Entity::find_by_id(id).one(conn).await?.is_some())
 }
 
+/// Deletes an account that has no orders; its sessions and reset tokens go with it (the
+/// foreign keys cascade).
 pub async fn delete(conn: &impl ConnectionTrait, id: i64) -> Result<Deletion, DbErr> {
     if super::orders::count_by_user(conn, id).await? > 0 {
         return Ok(Deletion::HasOrders);

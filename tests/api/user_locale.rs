@@ -5,7 +5,9 @@ use reqwest::Method;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, Reply, TestApp, spawn_app, spawn_app_with, unique_email};
+use crate::helpers::{
+    PASSWORD, Reply, TestApp, TestDatabase, spawn_app, spawn_app_with, unique_email,
+};
 
 /// `method path` with a JSON body, a token if any, and `Accept-Language` if any.
 async fn call_in(
@@ -247,10 +249,42 @@ async fn a_locale_cannot_be_set_to_null() {
 }
 
 #[tokio::test]
-async fn accounts_that_predate_the_column_are_english_whatever_the_default() {
+async fn accounts_that_exist_when_the_column_arrives_get_the_default_locale() {
+    let database = TestDatabase::create().await;
+    let db = sea_orm::Database::connect(database.url.as_str())
+        .await
+        .unwrap();
+    // The schema as it was before `users.locale`, with an account in it.
+    <migration::Migrator as migration::MigratorTrait>::up(&db, Some(6))
+        .await
+        .unwrap();
+    let email = unique_email("before");
+    db.execute_unprepared(&format!(
+        "INSERT INTO users (name, email, password_hash, role, created_at, updated_at) \
+         VALUES ('Before', '{email}', 'not a hash', 'user', '2026-11-01 10:00:00', '2026-11-01 10:00:00')"
+    ))
+    .await
+    .unwrap();
+    db.close().await.unwrap();
+
+    // The first start of the new version migrates, and the shop's default is French.
+    let app = spawn_app_with(&[
+        ("DATABASE_URL", database.url.as_str()),
+        ("DEFAULT_LOCALE", "fr"),
+    ])
+    .await;
+    let admin = app.admin().await;
+    let users = app.get("/api/users?q=before", Some(&admin.token)).await;
+    users.assert_status(200);
+    assert_eq!(users.data()[0]["email"], email.as_str());
+    assert_eq!(users.data()[0]["locale"], "fr");
+}
+
+#[tokio::test]
+async fn rows_an_older_instance_writes_during_an_upgrade_read_english() {
     let app = spawn_app_with(&[("DEFAULT_LOCALE", "fr")]).await;
     let ada = app.ordinary_user("Ada").await;
-    // A row written without the column, as every row was before its migration.
+    // A row written without the column, as an instance of the previous version writes it.
     let email = unique_email("older");
     app.db()
         .await
