@@ -80,7 +80,8 @@ Comptoir runs a shop's user accounts and orders.
 * Authenticate with `POST /api/register` or `POST /api/login`, then send the token as \
 `Authorization: Bearer <access_token>` (the **Authorize** button in Swagger UI).
 * Every error has one JSON shape: `{\"message\", \"code\", \"errors\"}`; `errors` maps each \
-bad field to its messages, on 422 only.
+bad field or query parameter to its messages, on 422 only. A query parameter that an operation \
+does not declare is refused, not ignored.
 * Messages for people (`message`, the entries of `errors`, `status`) come in the language that \
 `Accept-Language` asks for among those the service speaks (the `Content-Language` header lists \
 them); codes, field names and this document stay English.
@@ -159,6 +160,7 @@ pub fn app(state: AppState, http: &HttpSettings) -> BoxEndpoint<'static> {
     ));
     let policy = Arc::new(layers::Policy {
         routes: layers::Routes::new(routes),
+        queries: layers::query::Declarations::from_document(&document),
         http: http.clone(),
         limits: state.limits.clone(),
         storage: state.storage.clone(),

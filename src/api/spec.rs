@@ -38,6 +38,7 @@ pub fn document() -> Value {
     require_every_field(&mut spec);
     name_enum_values(&mut spec);
     mark_public_operations(&mut spec);
+    declare_query_refusals(&mut spec);
     add_links(&mut spec);
     declare_languages(&mut spec);
     spec
@@ -160,6 +161,38 @@ fn name_enum_values(spec: &mut Value) {
 fn mark_public_operations(spec: &mut Value) {
     for operation in operations(spec) {
         operation.entry("security").or_insert_with(|| json!([]));
+    }
+}
+
+/// The query step (`layers::query`) refuses a query parameter that an operation does not
+/// declare, even on an operation that declares none: each operation says it may answer 422.
+fn declare_query_refusals(spec: &mut Value) {
+    for operation in operations(spec) {
+        let Some(responses) = operation
+            .get_mut("responses")
+            .and_then(Value::as_object_mut)
+        else {
+            continue;
+        };
+        if responses.contains_key("422") {
+            continue;
+        }
+        responses.insert(
+            "422".into(),
+            json!({
+                "description": "This operation takes no query parameter, and one was given: \
+                    `errors` names it.",
+                "content": {
+                    "application/json; charset=utf-8": {
+                        "schema": {"$ref": "#/components/schemas/ErrorBody"}
+                    }
+                }
+            }),
+        );
+        // In order of status, as poem-openapi writes them.
+        let mut sorted: Vec<(String, Value)> = std::mem::take(responses).into_iter().collect();
+        sorted.sort_by(|(a, _), (b, _)| a.cmp(b));
+        responses.extend(sorted);
     }
 }
 

@@ -21,6 +21,7 @@ mod orders;
 mod outage;
 mod password_reset;
 mod proxy;
+mod query_parameters;
 mod session_cache;
 mod smtp;
 mod spec;

@@ -98,7 +98,7 @@ const DECLARED: [Declared; 11] = [
     Declared {
         bit: status::UNPROCESSABLE,
         status: 422,
-        description: "Validation failed: `errors` has one entry per bad field.",
+        description: "Validation failed: `errors` has one entry per bad field or query parameter.",
         headers: &[],
     },
     Declared {

@@ -11,6 +11,7 @@
 pub mod cors;
 pub mod json_errors;
 pub mod language;
+pub mod query;
 pub mod rate_limit;
 pub mod request;
 pub mod size_limits;
@@ -34,6 +35,8 @@ use crate::{
 /// Everything the steps need, built once at start-up.
 pub struct Policy {
     pub routes: Routes,
+    /// The query parameters of each operation of the spec.
+    pub queries: query::Declarations,
     pub http: HttpSettings,
     pub limits: RateLimits,
     pub storage: Storage,
@@ -41,9 +44,10 @@ pub struct Policy {
 }
 
 /// Every request, step by step: its id, address, span and log line around everything, and the
-/// language everything inside is written in; then the size limits, a CORS preflight, the rate limit and the storage guard, each of which may
-/// answer at once; then the routes, within the time limit, their errors made JSON; and on the
-/// way out the headers each step owes the response.
+/// language everything inside is written in; then the size limits, a CORS preflight, the rate
+/// limit, the storage guard and the query parameters, each of which may answer at once; then
+/// the routes, within the time limit, their errors made JSON; and on the way out the headers
+/// each step owes the response.
 pub async fn around<E: Endpoint>(
     endpoint: Arc<E>,
     mut request: Request,
@@ -65,7 +69,9 @@ pub async fn around<E: Endpoint>(
                 Err(refused) => refused,
                 Ok(allowed) => {
                     decision = allowed;
-                    match storage::check(&request, &policy.storage) {
+                    let refused = storage::check(&request, &policy.storage)
+                        .or_else(|| query::check(&request, &policy.routes, &policy.queries));
+                    match refused {
                         Some(refused) => refused,
                         None => {
                             call(
