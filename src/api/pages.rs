@@ -1,8 +1,10 @@
 //! The page a reset mail links to: a small form that works without JavaScript and applies
 //! the same rules and messages as `POST /api/reset-password`. It is not part of the API, so
-//! it is not in the spec.
+//! it is not in the spec. The markup is in `templates/pages/`, the sentences in
+//! `locales/*/pages.ftl`, written in the request's language.
 
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
+use minijinja::{Value, context};
 use poem::{
     IntoResponse, Response, handler,
     http::StatusCode,
@@ -11,11 +13,10 @@ use poem::{
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::{AppState, layers::ClientAddress};
+use super::{AppState, error::ApiError, layers::ClientAddress};
 use crate::{
-    domain::{Email, FieldErrors, Message, Password},
-    i18n,
-    mail::templates::escape_html,
+    domain::{Email, FieldErrors, Password, account::MIN_PASSWORD_CHARS},
+    i18n::{self, Locale, templates},
     service::ServiceError,
 };
 
@@ -41,24 +42,31 @@ pub struct ResetForm {
 
 /// The form, or at once, for a used, expired or mangled link, a way to ask for a new one.
 #[handler]
-pub async fn reset_form(state: Data<&AppState>, Query(link): Query<ResetLink>) -> Response {
+pub async fn reset_form(
+    state: Data<&AppState>,
+    locale: Data<&Locale>,
+    Query(link): Query<ResetLink>,
+) -> Response {
+    let locale = *locale.0;
     match state
         .password_resets
         .link_works(&link.token, &link.email)
         .await
     {
-        Ok(true) => page(
+        Ok(true) => form(
             StatusCode::OK,
-            &form(&link.token, &link.email, &FieldErrors::new()),
+            locale,
+            &link.token,
+            &link.email,
+            &FieldErrors::new(),
         ),
-        Ok(false) => page(StatusCode::GONE, &ask_again(&link.email)),
-        Err(err) => {
-            let status = super::error::ApiError::from(err).status();
-            page(
-                status,
-                "<h1>Something went wrong</h1>\n<p role=\"alert\">Please try this link again in a moment.</p>",
-            )
-        }
+        Ok(false) => ask_again(StatusCode::GONE, locale, &link.email, Vec::new()),
+        Err(err) => page(
+            ApiError::from(err).status(),
+            locale,
+            "pages/went_wrong.html",
+            context! { submitted => false },
+        ),
     }
 }
 
@@ -74,55 +82,40 @@ pub struct NewLinkForm {
 pub async fn new_link_submit(
     state: Data<&AppState>,
     client: Data<&ClientAddress>,
+    locale: Data<&Locale>,
     Form(submitted): Form<NewLinkForm>,
 ) -> Response {
+    let locale = *locale.0;
     if let Err(decision) = state.limits.forgot_password(client.0.0).await {
         return page(
             StatusCode::TOO_MANY_REQUESTS,
-            &format!(
-                "<h1>Too many requests</h1>\n<p role=\"alert\">Please try again in {} seconds.</p>",
-                decision.reset_secs()
-            ),
+            locale,
+            "pages/too_many_requests.html",
+            context! { seconds => decision.reset_secs() },
         );
     }
     match Email::parse(&submitted.email) {
         Ok(email) => {
             state.password_resets.request_link(email);
-            page(
-                StatusCode::OK,
-                &format!(
-                    "<h1>Check your mail</h1>\n<p role=\"status\">{}</p>",
-                    escape_html(&i18n::say(&Message::new("password-reset-link-sent")))
-                ),
-            )
+            page(StatusCode::OK, locale, "pages/check_mail.html", context! {})
         }
-        Err(message) => page(
+        Err(message) => ask_again(
             StatusCode::UNPROCESSABLE_ENTITY,
-            &format!(
-                "<ul class=\"errors\" role=\"alert\"><li>{}</li></ul>\n{}",
-                escape_html(&i18n::say(&message)),
-                ask_again_form(&submitted.email)
-            ),
+            locale,
+            &submitted.email,
+            vec![i18n::text(locale, &message)],
         ),
     }
 }
 
-fn ask_again(email: &str) -> String {
-    format!(
-        "<h1>This link no longer works</h1>\n<p role=\"alert\">It was used already, it expired, \
-         or a newer one replaced it.</p>\n{}",
-        ask_again_form(email)
-    )
-}
-
-fn ask_again_form(email: &str) -> String {
-    format!(
-        r#"<form method="post" action="/reset-password/new-link">
-<p><label for="email">Your email address</label><br>
-<input id="email" name="email" type="email" autocomplete="username" value="{email}" required></p>
-<p><button type="submit">Send me a new link</button></p>
-</form>"#,
-        email = escape_html(email),
+/// The link no longer works: the form that asks for a new one, with what was wrong with the
+/// address given, if anything.
+fn ask_again(status: StatusCode, locale: Locale, email: &str, errors: Vec<String>) -> Response {
+    page(
+        status,
+        locale,
+        "pages/link_gone.html",
+        context! { email, errors },
     )
 }
 
@@ -130,8 +123,10 @@ fn ask_again_form(email: &str) -> String {
 pub async fn reset_submit(
     state: Data<&AppState>,
     client: Data<&ClientAddress>,
+    locale: Data<&Locale>,
     Form(submitted): Form<ResetForm>,
 ) -> Response {
+    let locale = *locale.0;
     let outcome =
         match Password::parse_confirmed(submitted.password, Some(&submitted.password_confirmation))
         {
@@ -151,61 +146,50 @@ pub async fn reset_submit(
     match outcome {
         Ok(()) => page(
             StatusCode::OK,
-            &format!(
-                "<h1>Password reset</h1>\n<p role=\"status\">{}</p>",
-                escape_html(&i18n::say(&Message::new("password-reset-done")))
-            ),
+            locale,
+            "pages/password_reset.html",
+            context! {},
         ),
-        Err(ServiceError::Validation(errors)) => page(
+        Err(ServiceError::Validation(errors)) => form(
             StatusCode::UNPROCESSABLE_ENTITY,
-            &form(&submitted.token, &submitted.email, &errors),
+            locale,
+            &submitted.token,
+            &submitted.email,
+            &errors,
         ),
-        Err(err) => {
-            let status = super::error::ApiError::from(err).status();
-            page(
-                status,
-                "<h1>Something went wrong</h1>\n<p role=\"alert\">Your password was not changed. Please try again in a moment.</p>",
-            )
-        }
+        Err(err) => page(
+            ApiError::from(err).status(),
+            locale,
+            "pages/went_wrong.html",
+            context! { submitted => true },
+        ),
     }
 }
 
-fn form(token: &str, email: &str, errors: &FieldErrors) -> String {
+/// The form, with the same messages as the API's 422 for what was wrong.
+fn form(
+    status: StatusCode,
+    locale: Locale,
+    token: &str,
+    email: &str,
+    errors: &FieldErrors,
+) -> Response {
     let messages: Vec<String> = errors
         .iter()
         .flat_map(|(_, messages)| messages)
-        .map(|message| format!("<li>{}</li>", escape_html(&i18n::say(message))))
+        .map(|message| i18n::text(locale, message))
         .collect();
-    let summary = if messages.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "<ul class=\"errors\" role=\"alert\" id=\"errors\">{}</ul>\n",
-            messages.join("")
-        )
-    };
-    let invalid = |field: &str| {
-        if errors.iter().any(|(bad, _)| bad == field) {
-            " aria-invalid=\"true\" aria-describedby=\"errors\""
-        } else {
-            ""
-        }
-    };
-    format!(
-        r#"<h1>Choose a new password</h1>
-{summary}<form method="post" action="/reset-password">
-<input type="hidden" name="token" value="{token}">
-<input type="hidden" name="email" value="{email}" autocomplete="username">
-<p>For <strong>{email}</strong>. At least 8 characters; every session of this account will be signed out.</p>
-<p><label for="password">New password</label><br>
-<input id="password" name="password" type="password" autocomplete="new-password" minlength="8" required{password_invalid}></p>
-<p><label for="password_confirmation">Confirm the new password</label><br>
-<input id="password_confirmation" name="password_confirmation" type="password" autocomplete="new-password" minlength="8" required></p>
-<p><button type="submit">Reset my password</button></p>
-</form>"#,
-        token = escape_html(token),
-        email = escape_html(email),
-        password_invalid = invalid("password"),
+    page(
+        status,
+        locale,
+        "pages/reset_form.html",
+        context! {
+            token,
+            email,
+            errors => messages,
+            password_invalid => errors.iter().any(|(field, _)| field == "password"),
+            min_chars => MIN_PASSWORD_CHARS,
+        },
     )
 }
 
@@ -268,24 +252,17 @@ fn inline_blocks(html: &str) -> (Vec<&str>, Vec<&str>) {
     (scripts, styles)
 }
 
-fn page(status: StatusCode, body: &str) -> Response {
-    let html = format!(
-        r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Reset your password · Comptoir</title>
-<style>body{{font-family:sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem;line-height:1.5}}.errors{{color:#a00}}input{{font-size:1rem;padding:.3rem;width:100%;box-sizing:border-box}}</style>
-</head>
-<body>
-<main>
-{body}
-</main>
-</body>
-</html>
-"#
-    );
+/// The page `template` in `locale`, with the headers a page owes: its Content-Security-Policy,
+/// and no caching or Referer for a URL that holds a token.
+fn page(status: StatusCode, locale: Locale, template: &str, context: Value) -> Response {
+    let html = match templates::render(template, locale, context) {
+        Ok(html) => html,
+        Err(err) => {
+            // The pages test renders every page in every language: this is not expected.
+            tracing::error!(template, error = %err, "a page failed to render");
+            return ApiError::internal().into_response();
+        }
+    };
     let csp = content_security_policy(&html);
     let mut response = Html(html).with_status(status).into_response();
     let headers = response.headers_mut();
@@ -302,4 +279,48 @@ fn page(status: StatusCode, body: &str) -> Response {
         headers.insert(poem::http::header::CONTENT_SECURITY_POLICY, csp);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every page, with the context its handler gives it.
+    fn pages() -> Vec<(&'static str, Value)> {
+        let errors = vec!["<b>bad</b>".to_owned()];
+        vec![
+            (
+                "pages/reset_form.html",
+                context! { token => "t", email => "a@b.c", errors, password_invalid => true, min_chars => MIN_PASSWORD_CHARS },
+            ),
+            (
+                "pages/link_gone.html",
+                context! { email => "a@b.c", errors => Vec::<String>::new() },
+            ),
+            ("pages/check_mail.html", context! {}),
+            ("pages/password_reset.html", context! {}),
+            ("pages/too_many_requests.html", context! { seconds => 30 }),
+            ("pages/went_wrong.html", context! { submitted => true }),
+            ("pages/went_wrong.html", context! { submitted => false }),
+        ]
+    }
+
+    #[test]
+    fn every_page_renders_in_every_language_with_all_its_sentences() {
+        for locale in Locale::all() {
+            for (template, context) in pages() {
+                let html = templates::render(template, locale, context)
+                    .unwrap_or_else(|err| panic!("{template} in {locale}: {err:#}"));
+                assert!(
+                    html.contains(&format!(r#"<html lang="{locale}">"#)),
+                    "{html}"
+                );
+                // A message missing from the files would show as its id.
+                assert!(!html.contains("page-"), "{template} in {locale}: {html}");
+                assert!(!html.contains("<b>"), "{template}: escaped");
+                let (scripts, styles) = inline_blocks(&html);
+                assert!(scripts.is_empty() && styles.len() == 1, "{template}");
+            }
+        }
+    }
 }

@@ -36,6 +36,39 @@ const TEMPLATES: &[(&str, &str)] = &[
         "mail/password_changed.html",
         include_str!("../../templates/mail/password_changed.html"),
     ),
+    // The reset-password pages (`api::pages`).
+    (
+        "pages/layout.html",
+        include_str!("../../templates/pages/layout.html"),
+    ),
+    (
+        "pages/errors.html",
+        include_str!("../../templates/pages/errors.html"),
+    ),
+    (
+        "pages/reset_form.html",
+        include_str!("../../templates/pages/reset_form.html"),
+    ),
+    (
+        "pages/link_gone.html",
+        include_str!("../../templates/pages/link_gone.html"),
+    ),
+    (
+        "pages/check_mail.html",
+        include_str!("../../templates/pages/check_mail.html"),
+    ),
+    (
+        "pages/password_reset.html",
+        include_str!("../../templates/pages/password_reset.html"),
+    ),
+    (
+        "pages/too_many_requests.html",
+        include_str!("../../templates/pages/too_many_requests.html"),
+    ),
+    (
+        "pages/went_wrong.html",
+        include_str!("../../templates/pages/went_wrong.html"),
+    ),
 ];
 
 static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {

@@ -22,6 +22,7 @@ mod outage;
 mod password_reset;
 mod proxy;
 mod query_parameters;
+mod reset_page_language;
 mod session_cache;
 mod smtp;
 mod spec;
