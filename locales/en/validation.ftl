@@ -38,4 +38,4 @@ query-integer-range = The parameter “{ $name }” must be a whole number from 
 query-integer-min = The parameter “{ $name }” must be a whole number of at least { $min }.
 query-one-of = The parameter “{ $name }” must be one of: { $allowed }.
 query-max-chars = The parameter “{ $name }” must not be longer than { $max } characters.
-query-pattern = The parameter “{ $name }” is not in the expected format: it must match { $pattern }.
+query-pattern = The parameter “{ $name }” holds characters it does not accept (control or direction-changing characters).

@@ -38,4 +38,4 @@ query-integer-range = Le paramètre « { $name } » doit être un nombre entier 
 query-integer-min = Le paramètre « { $name } » doit être un nombre entier d’au moins { $min }.
 query-one-of = Le paramètre « { $name } » doit prendre l’une de ces valeurs : { $allowed }.
 query-max-chars = Le paramètre « { $name } » ne doit pas dépasser { $max } caractères.
-query-pattern = Le paramètre « { $name } » n’a pas le format attendu : il doit correspondre à { $pattern }.
+query-pattern = Le paramètre « { $name } » contient des caractères qu’il n’accepte pas (caractères de contrôle ou qui changent le sens d’écriture).
