@@ -99,7 +99,7 @@ async fn the_page_of_a_spent_link_is_in_the_readers_language() {
         text.contains("<h1>Ce lien ne fonctionne plus</h1>"),
         "{text}"
     );
-    assert!(text.contains("Envoyez-moi un nouveau lien"), "{text}");
+    assert!(text.contains("M’envoyer un nouveau lien"), "{text}");
     assert!(text.contains(r#"value="ada@example.com""#), "{text}");
 
     let english = page_in(&app, "en", app.request(Method::GET, path)).await;
