@@ -11,6 +11,7 @@ mod m20261122_000004_unique_lower_email;
 mod m20261123_000005_notify_session_changes;
 mod m20261201_000006_create_mail_throttle;
 mod m20261202_000007_add_user_locale;
+mod m20261203_000008_email_verification;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_notify_session_changes::Migration),
             Box::new(m20261201_000006_create_mail_throttle::Migration),
             Box::new(m20261202_000007_add_user_locale::Migration),
+            Box::new(m20261203_000008_email_verification::Migration),
         ]
     }
 }

@@ -32,3 +32,11 @@ pub async fn claim(
     .await?;
     Ok(claimed == 1)
 }
+
+/// When the mail `key` was last sent, if ever: to tell a refused request how long to wait.
+pub async fn sent_at(db: &impl ConnectionTrait, key: &str) -> Result<Option<DateTime<Utc>>, DbErr> {
+    Ok(Entity::find_by_id(key.to_owned())
+        .one(db)
+        .await?
+        .map(|row| row.sent_at))
+}

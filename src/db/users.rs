@@ -42,6 +42,8 @@ pub struct NewUser<'a> {
     pub password_hash: String,
     pub role: Role,
     pub locale: Locale,
+    /// When the address was verified, if it already is (an admin made by `create-admin`).
+    pub email_verified_at: Option<DateTime<Utc>>,
 }
 
 /// What [`update`] sets; `None` leaves a column as it is.
@@ -52,6 +54,10 @@ pub struct Changes {
     pub password_hash: Option<String>,
     pub role: Option<Role>,
     pub locale: Option<Locale>,
+    /// `Some(None)` clears the verification (a new address set by an admin).
+    pub email_verified_at: Option<Option<DateTime<Utc>>>,
+    /// `Some(None)` clears the address waiting for confirmation.
+    pub pending_email: Option<Option<Email>>,
 }
 
 impl Changes {
@@ -61,6 +67,8 @@ impl Changes {
             && self.password_hash.is_none()
             && self.role.is_none()
             && self.locale.is_none()
+            && self.email_verified_at.is_none()
+            && self.pending_email.is_none()
     }
 }
 
@@ -123,7 +131,8 @@ pub async fn insert(
         email: Set(user.email.as_str().to_owned()),
         password_hash: Set(user.password_hash),
         role: Set(user.role.as_str().to_owned()),
-        email_verified_at: Set(None),
+        email_verified_at: Set(user.email_verified_at),
+        pending_email: Set(None),
         locale: Set(user.locale.as_str().to_owned()),
         created_at: Set(at),
         updated_at: Set(at),
@@ -162,8 +171,54 @@ pub async fn update(
     if let Some(locale) = changes.locale {
         active.locale = Set(locale.as_str().to_owned());
     }
+    if let Some(verified_at) = changes.email_verified_at {
+        active.email_verified_at = Set(verified_at);
+    }
+    if let Some(pending) = changes.pending_email {
+        active.pending_email = Set(pending.map(String::from));
+    }
     let row = active.update(conn).await.map_err(refused)?;
     Ok(user_from_row(row))
+}
+
+/// Marks the address of account `id` verified `at`, if it is still `email` (an admin may
+/// have changed it since the link was mailed).
+pub async fn mark_verified(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    email: &Email,
+    at: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let marked = Entity::update_many()
+        .col_expr(Column::EmailVerifiedAt, Expr::value(at))
+        .col_expr(Column::UpdatedAt, Expr::value(at))
+        .filter(Column::Id.eq(id))
+        .filter(Column::Email.eq(email.as_str()))
+        .exec(conn)
+        .await?;
+    Ok(marked.rows_affected > 0)
+}
+
+/// Makes `email`, the pending address of account `id`, its address, verified `at`; false if it
+/// is no longer the pending one. Another account that took the address meanwhile trips the
+/// unique index: [`WriteError::EmailTaken`].
+pub async fn confirm_pending_email(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    email: &Email,
+    at: DateTime<Utc>,
+) -> Result<bool, WriteError> {
+    let confirmed = Entity::update_many()
+        .col_expr(Column::Email, Expr::value(email.as_str()))
+        .col_expr(Column::PendingEmail, Expr::value(Option::<String>::None))
+        .col_expr(Column::EmailVerifiedAt, Expr::value(at))
+        .col_expr(Column::UpdatedAt, Expr::value(at))
+        .filter(Column::Id.eq(id))
+        .filter(Column::PendingEmail.eq(email.as_str()))
+        .exec(conn)
+        .await
+        .map_err(refused)?;
+    Ok(confirmed.rows_affected > 0)
 }
 
 /// Sets the password hash of account `id`, if it still exists.
@@ -197,8 +252,8 @@ pub async fn exists(conn: &impl ConnectionTrait, id: i64) -> Result<bool, DbErr>
     Ok(Entity::find_by_id(id).one(conn).await?.is_some())
 }
 
-/// Deletes an account that has no orders; its sessions and reset tokens go with it (the
-/// foreign keys cascade).
+/// Deletes an account that has no orders; its sessions, reset and verification tokens go with
+/// it (the foreign keys cascade).
 pub async fn delete(conn: &impl ConnectionTrait, id: i64) -> Result<Deletion, DbErr> {
     if super::orders::count_by_user(conn, id).await? > 0 {
         return Ok(Deletion::HasOrders);
@@ -293,6 +348,7 @@ pub(super) fn user_from_row(row: Model) -> User {
         // An unexpected value grants the least privilege.
         role: Role::parse(&row.role).unwrap_or(Role::User),
         email_verified_at: row.email_verified_at,
+        pending_email: row.pending_email,
         // A language since removed from `locales/` falls back as its messages would.
         locale: Locale::parse(&row.locale).unwrap_or_else(Locale::english),
         created_at: row.created_at,

@@ -199,6 +199,9 @@ pub struct User {
     pub email: String,
     pub role: Role,
     pub email_verified_at: Option<DateTime<Utc>>,
+    /// A new address the user asked for: it becomes `email` when its confirmation link is
+    /// followed.
+    pub pending_email: Option<String>,
     /// The language of everything written to this user, mails first.
     pub locale: Locale,
     pub created_at: DateTime<Utc>,
@@ -208,6 +211,12 @@ pub struct User {
 impl User {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
+    }
+
+    /// Whether the user may create or change orders when the shop requires a verified
+    /// address (`required`): admins always may, everyone else once their address is verified.
+    pub fn may_order(&self, required: bool) -> bool {
+        !required || self.is_admin() || self.email_verified_at.is_some()
     }
 }
 
@@ -328,6 +337,28 @@ mod tests {
         assert!(Password::parse_confirmed("password1".into(), Some("password2")).is_err());
         assert!(Password::parse_confirmed("password1".into(), Some("password1")).is_ok());
         assert!(Password::parse_confirmed("password1".into(), None).is_ok());
+    }
+
+    #[test]
+    fn only_verified_users_and_admins_may_order_when_a_verified_address_is_required() {
+        let mut user = User {
+            id: 1,
+            name: "Ada".into(),
+            email: "ada@example.com".into(),
+            role: Role::User,
+            email_verified_at: None,
+            pending_email: None,
+            locale: Locale::english(),
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        };
+        assert!(user.may_order(false));
+        assert!(!user.may_order(true));
+        user.role = Role::Admin;
+        assert!(user.may_order(true));
+        user.role = Role::User;
+        user.email_verified_at = Some(Utc::now());
+        assert!(user.may_order(true));
     }
 
     #[test]

@@ -12,6 +12,8 @@ pub struct Model {
     pub password_hash: String,
     pub role: String,
     pub email_verified_at: Option<DateTimeUtc>,
+    /// A new address the user asked for, waiting for its confirmation link to be followed.
+    pub pending_email: Option<String>,
     /// A language tag of `locales/` (`en`, `fr`).
     pub locale: String,
     pub created_at: DateTimeUtc,
