@@ -2,6 +2,7 @@
 
 error-validation = The given data was invalid.
 error-forbidden = This action is unauthorized.
+error-email-not-verified = Confirm your email address before creating or changing an order: follow the link we mailed you, or ask for a new one.
 error-not-found = No such resource.
 error-route-not-found = No route matches { $method } { $path }.
 error-method-not-allowed = This method is not supported for this route.

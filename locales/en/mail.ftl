@@ -26,3 +26,19 @@ mail-validity-seconds = { $count ->
     [one] { $count } second
    *[other] { $count } seconds
 }
+
+mail-verify-subject = Confirm your Comptoir email address
+mail-verify-asked = Please confirm that this address belongs to your Comptoir account.
+mail-verify-open-within = Open this link within { $validity } and press the button on the page:
+mail-verify-button = Confirm my address
+mail-verify-not-you = If you did not open a Comptoir account, ignore this mail.
+
+mail-change-subject = Confirm your new Comptoir email address
+mail-change-asked = You asked to use this address, { $email }, for your Comptoir account.
+mail-change-open-within = To confirm it, open this link within { $validity } and press the button on the page:
+mail-change-button = Confirm my new address
+mail-change-until = Until then, your account keeps its old address. If you did not ask for this, ignore this mail.
+
+mail-change-notice-subject = Your Comptoir email address is about to change
+mail-change-notice = Someone asked to change the address of your Comptoir account to { $email }. It changes only once that address confirms it.
+mail-change-notice-not-you = If this was not you, change your password at once and tell us.

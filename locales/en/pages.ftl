@@ -20,3 +20,11 @@ page-too-many-heading = Too many requests
 page-error-heading = Something went wrong
 page-error-link-retry = Please try this link again in a moment.
 page-error-not-changed = Your password was not changed. Please try again in a moment.
+
+# The page a confirmation mail links to.
+page-verify-title = Confirm your email address · Comptoir
+page-verify-heading = Confirm your email address
+page-verify-address = Address:
+page-verify-button = Confirm this address
+page-verified-heading = Address confirmed
+page-verify-ask-again = Log in to Comptoir and ask for a new confirmation link.

@@ -2,6 +2,7 @@
 
 error-validation = Les données fournies ne sont pas valides.
 error-forbidden = Cette action n’est pas autorisée.
+error-email-not-verified = Confirmez votre adresse email avant de créer ou de modifier une commande : suivez le lien que nous vous avons envoyé, ou demandez-en un nouveau.
 error-not-found = Cette ressource n’existe pas.
 error-route-not-found = Aucune route ne correspond à { $method } { $path }.
 error-method-not-allowed = Cette méthode n’est pas prise en charge par cette route.

@@ -20,3 +20,11 @@ page-too-many-heading = Trop de demandes
 page-error-heading = Une erreur est survenue
 page-error-link-retry = Veuillez réessayer ce lien dans un instant.
 page-error-not-changed = Votre mot de passe n’a pas été modifié. Veuillez réessayer dans un instant.
+
+# La page vers laquelle pointe un email de confirmation.
+page-verify-title = Confirmer votre adresse email · Comptoir
+page-verify-heading = Confirmez votre adresse email
+page-verify-address = Adresse :
+page-verify-button = Confirmer cette adresse
+page-verified-heading = Adresse confirmée
+page-verify-ask-again = Connectez-vous à Comptoir et demandez un nouveau lien de confirmation.

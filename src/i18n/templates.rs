@@ -36,6 +36,42 @@ const TEMPLATES: &[(&str, &str)] = &[
         "mail/password_changed.html",
         include_str!("../../templates/mail/password_changed.html"),
     ),
+    (
+        "mail/verify_email.subject.txt",
+        include_str!("../../templates/mail/verify_email.subject.txt"),
+    ),
+    (
+        "mail/verify_email.txt",
+        include_str!("../../templates/mail/verify_email.txt"),
+    ),
+    (
+        "mail/verify_email.html",
+        include_str!("../../templates/mail/verify_email.html"),
+    ),
+    (
+        "mail/email_change_confirm.subject.txt",
+        include_str!("../../templates/mail/email_change_confirm.subject.txt"),
+    ),
+    (
+        "mail/email_change_confirm.txt",
+        include_str!("../../templates/mail/email_change_confirm.txt"),
+    ),
+    (
+        "mail/email_change_confirm.html",
+        include_str!("../../templates/mail/email_change_confirm.html"),
+    ),
+    (
+        "mail/email_change_notice.subject.txt",
+        include_str!("../../templates/mail/email_change_notice.subject.txt"),
+    ),
+    (
+        "mail/email_change_notice.txt",
+        include_str!("../../templates/mail/email_change_notice.txt"),
+    ),
+    (
+        "mail/email_change_notice.html",
+        include_str!("../../templates/mail/email_change_notice.html"),
+    ),
     // The reset-password pages (`api::pages`).
     (
         "pages/layout.html",
@@ -68,6 +104,23 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         "pages/went_wrong.html",
         include_str!("../../templates/pages/went_wrong.html"),
+    ),
+    // The page a confirmation mail links to (`api::pages`).
+    (
+        "pages/verify_email.html",
+        include_str!("../../templates/pages/verify_email.html"),
+    ),
+    (
+        "pages/email_verified.html",
+        include_str!("../../templates/pages/email_verified.html"),
+    ),
+    (
+        "pages/verify_link_gone.html",
+        include_str!("../../templates/pages/verify_link_gone.html"),
+    ),
+    (
+        "pages/verify_went_wrong.html",
+        include_str!("../../templates/pages/verify_went_wrong.html"),
     ),
 ];
 

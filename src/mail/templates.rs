@@ -31,6 +31,36 @@ pub fn reset_password(to: Recipient, link: &str, validity: Duration) -> anyhow::
     )
 }
 
+/// A link that confirms the account's own address, which works for `validity`.
+pub fn verify_email(to: Recipient, link: &str, validity: Duration) -> anyhow::Result<Mail> {
+    let validity = i18n::text(to.locale, &how_long(validity));
+    render(
+        "verify_email",
+        to,
+        &context! { name => to.name, link => link, validity => validity },
+    )
+}
+
+/// To the new address `to.email` of an account: a link that confirms it, which works for
+/// `validity`; until then the account keeps its old address.
+pub fn email_change_confirm(to: Recipient, link: &str, validity: Duration) -> anyhow::Result<Mail> {
+    let validity = i18n::text(to.locale, &how_long(validity));
+    render(
+        "email_change_confirm",
+        to,
+        &context! { name => to.name, email => to.email, link => link, validity => validity },
+    )
+}
+
+/// To the old address: someone asked to move the account to `new_email`.
+pub fn email_change_notice(to: Recipient, new_email: &str) -> anyhow::Result<Mail> {
+    render(
+        "email_change_notice",
+        to,
+        &context! { name => to.name, email => new_email },
+    )
+}
+
 /// The password was just changed, and every session ended.
 pub fn password_changed(to: Recipient) -> anyhow::Result<Mail> {
     render("password_changed", to, &context! { name => to.name })
@@ -119,6 +149,9 @@ mod tests {
             let mails = [
                 reset_password(to, "http://x/", Duration::from_secs(90)).unwrap(),
                 password_changed(to).unwrap(),
+                verify_email(to, "http://x/", Duration::from_hours(24)).unwrap(),
+                email_change_confirm(to, "http://x/", Duration::from_hours(24)).unwrap(),
+                email_change_notice(to, "new@example.com").unwrap(),
             ];
             for mail in mails {
                 assert_eq!(mail.language, locale);
