@@ -73,6 +73,8 @@ pub struct MailSettings {
     /// Base of every link put in a mail, without a trailing slash.
     pub public_url: String,
     pub reset_token_ttl: Duration,
+    /// How long an email confirmation link works.
+    pub email_verification_ttl: Duration,
 }
 
 /// At most `count` requests per `window`; `None` where a limit is switched off.
@@ -186,6 +188,8 @@ pub struct Config {
     /// The language of a response whose request names none of ours, and of new accounts made
     /// without a request (`create-admin`).
     pub default_locale: Locale,
+    /// Whether creating or changing an order takes a verified address (admins excepted).
+    pub require_verified_email: bool,
     pub log_format: LogFormat,
 }
 
@@ -284,6 +288,13 @@ impl Config {
             from,
             public_url,
             reset_token_ttl: seconds(&get, "RESET_TOKEN_TTL_SECS", 3600, 1, 604_800)?,
+            email_verification_ttl: seconds(
+                &get,
+                "EMAIL_VERIFICATION_TTL_SECS",
+                86_400,
+                1,
+                2_592_000,
+            )?,
         };
 
         let log_format = match get("LOG_FORMAT").as_deref().map(str::trim) {
@@ -311,6 +322,7 @@ impl Config {
             },
             mail,
             default_locale: default_locale(&get)?,
+            require_verified_email: flag(&get, "REQUIRE_VERIFIED_EMAIL", false)?,
             log_format,
         })
     }
@@ -438,6 +450,23 @@ fn limit(
     })
 }
 
+/// `true` or `false`.
+fn flag(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match get(variable).as_deref().map(str::trim) {
+        None => Ok(default),
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(other) => Err(invalid(
+            variable,
+            format!("`{other}` is neither `true` nor `false`"),
+        )),
+    }
+}
+
 fn number(
     get: &impl Fn(&str) -> Option<String>,
     variable: &'static str,
@@ -494,6 +523,8 @@ mod tests {
         assert_eq!(config.mail.public_url, "http://127.0.0.1:8080");
         assert_eq!(config.tokens.session_cache_ttl, Duration::from_secs(5));
         assert_eq!(config.default_locale.as_str(), "en");
+        assert_eq!(config.mail.email_verification_ttl, Duration::from_hours(24));
+        assert!(!config.require_verified_email);
     }
 
     #[test]
@@ -525,6 +556,8 @@ mod tests {
             ("HTTP_HEADER_READ_TIMEOUT_SECS", "0"),
             ("HTTP_KEEP_ALIVE_TIMEOUT_SECS", "ten"),
             ("HTTP_MAX_CONNECTIONS", "0"),
+            ("EMAIL_VERIFICATION_TTL_SECS", "0"),
+            ("REQUIRE_VERIFIED_EMAIL", "yes"),
         ] {
             let err = config(&[(variable, value)]).unwrap_err();
             assert_eq!(err.variable, variable);

@@ -15,6 +15,7 @@ use crate::{
     mail::Mailer,
     service::{
         accounts::Accounts,
+        email_verification::EmailVerifications,
         health::{Health, Storage},
         orders::Orders,
         password_hasher::PasswordHasher,
@@ -173,6 +174,8 @@ async fn build_state(config: &Config, db: DatabaseConnection) -> anyhow::Result<
     let storage = Storage::watch(&db)
         .await
         .context("watching the database files")?;
+    let email_verifications =
+        EmailVerifications::new(db.clone(), mailer.clone(), sessions.clone(), &config.mail);
     Ok(AppState {
         default_locale: config.default_locale,
         limits: limits.clone(),
@@ -183,8 +186,15 @@ async fn build_state(config: &Config, db: DatabaseConnection) -> anyhow::Result<
             sessions.clone(),
             &config.mail,
         ),
-        users: Users::new(db.clone(), hasher, sessions.clone(), limits),
-        orders: Orders::new(db.clone()),
+        users: Users::new(
+            db.clone(),
+            hasher,
+            sessions.clone(),
+            limits,
+            email_verifications.clone(),
+        ),
+        email_verifications,
+        orders: Orders::new(db.clone(), config.require_verified_email),
         health: Health::new(db, storage.clone()),
         storage,
         sessions,

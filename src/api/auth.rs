@@ -151,7 +151,7 @@ impl Example for ResetPasswordRequest {
     }
 }
 
-/// How a password-reset request went, for a person.
+/// How a request went (a password reset, an email confirmation), for a person.
 #[derive(Debug, Object)]
 #[oai(example)]
 pub struct StatusResponse {
@@ -205,7 +205,8 @@ pub enum CurrentUserResponse {
 impl AuthApi {
     /// Register a new account
     ///
-    /// Creates an ordinary user (role `user`) and returns an access token for it.
+    /// Creates an ordinary user (role `user`) and returns an access token for it, and mails a
+    /// link that confirms the address (`POST /api/email/verify`).
     /// An email already in use, in any case, is a 422 on `email`. Without `locale`, the
     /// account gets the language of this request.
     #[oai(path = "/register", method = "post", operation_id = "account_register")]
@@ -234,6 +235,7 @@ impl AuthApi {
             .accounts
             .register(account, &client.0.claimant())
             .await?;
+        state.email_verifications.send_link_later(user.clone());
         Ok(RegisterResponse::Created(Json(TokenResponse::new(
             user, &token,
         ))))

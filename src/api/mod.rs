@@ -3,6 +3,7 @@
 
 mod auth;
 mod body;
+mod email;
 mod error;
 mod health;
 mod layers;
@@ -28,6 +29,7 @@ use crate::{
     i18n::Locale,
     service::{
         accounts::Accounts,
+        email_verification::EmailVerifications,
         health::{Health, Storage},
         orders::Orders,
         password_reset::PasswordResets,
@@ -49,6 +51,7 @@ pub struct AppState {
     pub users: Users,
     pub orders: Orders,
     pub password_resets: PasswordResets,
+    pub email_verifications: EmailVerifications,
     pub limits: RateLimits,
     /// The language of a request that names none of ours.
     pub default_locale: Locale,
@@ -57,7 +60,7 @@ pub struct AppState {
 #[derive(Tags)]
 #[oai(rename_all = "lowercase")]
 enum ApiTags {
-    /// Registration, login, logout, the current user and password resets.
+    /// Registration, login, logout, the current user, password resets and email verification.
     Auth,
     /// The user directory: admins manage every account, users their own.
     Users,
@@ -69,6 +72,7 @@ enum ApiTags {
 
 type Api = (
     auth::AuthApi,
+    email::EmailApi,
     users::UsersApi,
     orders::OrdersApi,
     health::HealthApi,
@@ -91,6 +95,7 @@ fn openapi() -> OpenApiService<Api, ()> {
     OpenApiService::new(
         (
             auth::AuthApi,
+            email::EmailApi,
             users::UsersApi,
             orders::OrdersApi,
             health::HealthApi,
@@ -158,6 +163,10 @@ pub fn app(state: AppState, http: &HttpSettings) -> BoxEndpoint<'static> {
         "/reset-password/new-link".to_owned(),
         vec!["POST".to_owned()],
     ));
+    routes.push((
+        "/verify-email".to_owned(),
+        vec!["GET".to_owned(), "POST".to_owned()],
+    ));
     let policy = Arc::new(layers::Policy {
         routes: layers::Routes::new(routes),
         queries: layers::query::Declarations::from_document(&document),
@@ -207,6 +216,10 @@ pub fn app(state: AppState, http: &HttpSettings) -> BoxEndpoint<'static> {
         .at(
             "/reset-password/new-link",
             poem::post(pages::new_link_submit),
+        )
+        .at(
+            "/verify-email",
+            get(pages::verify_form).post(pages::verify_submit),
         )
         .nest_no_strip("/api", api.clone())
         .nest_no_strip("/health", api)

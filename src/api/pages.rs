@@ -1,6 +1,7 @@
-//! The page a reset mail links to: a small form that works without JavaScript and applies
-//! the same rules and messages as `POST /api/reset-password`. It is not part of the API, so
-//! it is not in the spec. The markup is in `templates/pages/`, the sentences in
+//! The pages mails link to: the reset form, a small form that works without JavaScript and
+//! applies the same rules and messages as `POST /api/reset-password`, and the confirmation of
+//! an address, whose button does what `POST /api/email/verify` does. They are not part of the
+//! API, so they are not in the spec. The markup is in `templates/pages/`, the sentences in
 //! `locales/*/pages.ftl`, written in the request's language.
 
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
@@ -17,7 +18,7 @@ use super::{AppState, error::ApiError, layers::ClientAddress};
 use crate::{
     domain::{Email, FieldErrors, Password, account::MIN_PASSWORD_CHARS},
     i18n::{self, Locale, templates},
-    service::ServiceError,
+    service::{ServiceError, email_verification::Verified},
 };
 
 #[derive(Debug, Deserialize)]
@@ -193,6 +194,84 @@ fn form(
     )
 }
 
+/// The confirmation link of a mail: a button that confirms, since a mail scanner that
+/// fetches the link must not spend it; or at once, for a spent link, what to do instead.
+#[handler]
+pub async fn verify_form(
+    state: Data<&AppState>,
+    locale: Data<&Locale>,
+    Query(link): Query<ResetLink>,
+) -> Response {
+    let locale = *locale.0;
+    match state
+        .email_verifications
+        .link_works(&link.token, &link.email)
+        .await
+    {
+        Ok(true) => page(
+            StatusCode::OK,
+            locale,
+            "pages/verify_email.html",
+            context! { token => link.token, email => link.email },
+        ),
+        Ok(false) => verify_gone(StatusCode::GONE, locale, Vec::new()),
+        Err(err) => page(
+            ApiError::from(err).status(),
+            locale,
+            "pages/verify_went_wrong.html",
+            context! {},
+        ),
+    }
+}
+
+/// The button of [`verify_form`]: confirms the address, as `POST /api/email/verify` does.
+#[handler]
+pub async fn verify_submit(
+    state: Data<&AppState>,
+    locale: Data<&Locale>,
+    Form(submitted): Form<ResetLink>,
+) -> Response {
+    let locale = *locale.0;
+    match state
+        .email_verifications
+        .verify(&submitted.token, &submitted.email)
+        .await
+    {
+        Ok(verified) => page(
+            StatusCode::OK,
+            locale,
+            "pages/email_verified.html",
+            context! { changed => verified == Verified::NewAddress },
+        ),
+        Err(ServiceError::Validation(errors)) => {
+            // A bad token says it in the page's own words; a taken address is worth saying.
+            let messages = errors
+                .iter()
+                .filter(|(field, _)| *field != "token")
+                .flat_map(|(_, messages)| messages)
+                .map(|message| i18n::text(locale, message))
+                .collect();
+            verify_gone(StatusCode::UNPROCESSABLE_ENTITY, locale, messages)
+        }
+        Err(err) => page(
+            ApiError::from(err).status(),
+            locale,
+            "pages/verify_went_wrong.html",
+            context! {},
+        ),
+    }
+}
+
+/// The link no longer works, and why if it is not the usual reason.
+fn verify_gone(status: StatusCode, locale: Locale, errors: Vec<String>) -> Response {
+    page(
+        status,
+        locale,
+        "pages/verify_link_gone.html",
+        context! { errors },
+    )
+}
+
 /// A strict Content-Security-Policy for `html`: nothing may load or run but the page's own
 /// inline scripts and styles, named by their SHA-256, and requests to this origin.
 pub fn content_security_policy(html: &str) -> String {
@@ -302,6 +381,21 @@ mod tests {
             ("pages/too_many_requests.html", context! { seconds => 30 }),
             ("pages/went_wrong.html", context! { submitted => true }),
             ("pages/went_wrong.html", context! { submitted => false }),
+            (
+                "pages/verify_email.html",
+                context! { token => "t", email => "<b>a@b.c</b>" },
+            ),
+            ("pages/email_verified.html", context! { changed => true }),
+            ("pages/email_verified.html", context! { changed => false }),
+            (
+                "pages/verify_link_gone.html",
+                context! { errors => vec!["<b>taken</b>".to_owned()] },
+            ),
+            (
+                "pages/verify_link_gone.html",
+                context! { errors => Vec::<String>::new() },
+            ),
+            ("pages/verify_went_wrong.html", context! {}),
         ]
     }
 

@@ -162,6 +162,10 @@ pub struct UserResource {
     pub role: RoleName,
     #[oai(nullable)]
     pub email_verified_at: Option<Timestamp>,
+    /// A new address asked for by the user and not confirmed yet: `email` stays as it is until
+    /// the link mailed to this address is followed. `null` when no change waits.
+    #[oai(nullable)]
+    pub pending_email: Option<String>,
     pub locale: Locale,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -175,6 +179,7 @@ impl From<User> for UserResource {
             email: user.email,
             role: user.role.into(),
             email_verified_at: user.email_verified_at.map(Timestamp),
+            pending_email: user.pending_email,
             locale: user.locale,
             created_at: user.created_at.into(),
             updated_at: user.updated_at.into(),
@@ -194,6 +199,7 @@ impl Example for UserResource {
             email: "ada@example.com".into(),
             role: RoleName::User,
             email_verified_at: None,
+            pending_email: None,
             locale: Locale::english(),
             created_at: example_time(),
             updated_at: example_time(),

@@ -29,6 +29,9 @@ pub enum ServiceError {
     Unauthenticated(TokenProblem),
     #[error("not allowed")]
     Forbidden,
+    /// The shop requires a verified address for this (`REQUIRE_VERIFIED_EMAIL`).
+    #[error("the email address is not verified")]
+    EmailNotVerified,
     #[error("no such resource")]
     NotFound,
     #[error("conflict: {code}")]

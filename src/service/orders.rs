@@ -29,11 +29,24 @@ pub struct NewOrder {
 #[derive(Clone)]
 pub struct Orders {
     db: DatabaseConnection,
+    /// `REQUIRE_VERIFIED_EMAIL`: only verified users (and admins) create or change orders.
+    require_verified_email: bool,
 }
 
 impl Orders {
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    pub fn new(db: DatabaseConnection, require_verified_email: bool) -> Self {
+        Self {
+            db,
+            require_verified_email,
+        }
+    }
+
+    fn may_order(&self, actor: &User) -> Result<(), ServiceError> {
+        if actor.may_order(self.require_verified_email) {
+            Ok(())
+        } else {
+            Err(ServiceError::EmailNotVerified)
+        }
     }
 
     /// An owner lists their own orders; an admin lists everyone's, or one user's.
@@ -58,6 +71,7 @@ impl Orders {
     /// Creates a pending order and its lines in one transaction.
     #[tracing::instrument(skip_all)]
     pub async fn create(&self, actor: &User, order: NewOrder) -> Result<Order, ServiceError> {
+        self.may_order(actor)?;
         let owner = match order.user_id {
             None => actor.id,
             Some(_) if !actor.is_admin() => {
@@ -119,6 +133,7 @@ impl Orders {
         changes: OrderChanges,
     ) -> Result<Order, ServiceError> {
         let current = self.get(actor, id).await?;
+        self.may_order(actor)?;
         // Only what differs from the stored order is a change.
         let changes = OrderChanges {
             currency: changes

@@ -184,7 +184,7 @@ fn recipient(user: &User) -> Recipient<'_> {
 }
 
 /// Escapes everything but RFC 3986's unreserved characters, for a query string.
-fn percent_encode(text: &str) -> String {
+pub(super) fn percent_encode(text: &str) -> String {
     use std::fmt::Write;
     text.bytes().fold(String::new(), |mut out, byte| {
         if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {

@@ -1,7 +1,9 @@
 //! The user directory: admins manage every account, users manage their own.
 
 use super::{
-    ServiceError, now,
+    ServiceError,
+    email_verification::EmailVerifications,
+    now,
     password_hasher::{Claimant, PasswordHasher},
     rate_limit::RateLimits,
     sessions::{Authenticated, Sessions},
@@ -46,6 +48,7 @@ pub struct Users {
     hasher: PasswordHasher,
     sessions: Sessions,
     limits: RateLimits,
+    verifications: EmailVerifications,
 }
 
 impl Users {
@@ -54,12 +57,14 @@ impl Users {
         hasher: PasswordHasher,
         sessions: Sessions,
         limits: RateLimits,
+        verifications: EmailVerifications,
     ) -> Self {
         Self {
             db,
             hasher,
             sessions,
             limits,
+            verifications,
         }
     }
 
@@ -95,9 +100,11 @@ impl Users {
             password_hash,
             role: user.role,
             locale: user.locale,
+            email_verified_at: None,
         };
         let user = users::insert(&self.db, new, now()).await?;
         tracing::info!(user_id = user.id, "user created by an admin");
+        self.verifications.send_link_later(user.clone());
         Ok(user)
     }
 
@@ -106,7 +113,9 @@ impl Users {
     }
 
     /// Applies a PUT or PATCH. Only admins set roles; changing one's own email or password
-    /// takes the current password; a new password ends the user's other sessions.
+    /// takes the current password; a new password ends the user's other sessions. One's own
+    /// new email waits in `pending_email` until the link mailed to it is followed; an admin's
+    /// change to someone else's applies at once, unverified, and mails that address a link.
     #[tracing::instrument(skip_all, fields(target_user_id = id))]
     pub async fn update(
         &self,
@@ -157,6 +166,12 @@ impl Users {
                 }
             }
         }
+        if let Some(email) = new_email.as_ref().filter(|_| is_self && errors.is_empty())
+            && users::find_by_email(&self.db, email).await?.is_some()
+        {
+            // Said now rather than at confirmation, which would mail a link that cannot work.
+            errors.add("email", Message::new("email-taken"));
+        }
         if !errors.is_empty() {
             return Err(errors.into());
         }
@@ -165,10 +180,21 @@ impl Users {
             None => None,
         };
 
-        let email_changes = new_email.is_some();
+        // One's own new address is only asked for; an admin's applies at once, unverified.
+        let (email, pending_email) = match new_email {
+            Some(email) if is_self => (None, Some(email)),
+            other => (other, None),
+        };
+        let email_changes = email.is_some();
         let changes = users::Changes {
             name: changes.name.filter(|name| name.as_str() != account.name),
-            email: new_email,
+            email_verified_at: email.is_some().then_some(None),
+            pending_email: match (&email, &pending_email) {
+                (_, Some(pending)) => Some(Some(pending.clone())),
+                (Some(_), None) if account.pending_email.is_some() => Some(None),
+                _ => None,
+            },
+            email,
             password_hash,
             role: changes.role.filter(|role| *role != account.role),
             locale: changes.locale.filter(|locale| *locale != account.locale),
@@ -188,8 +214,19 @@ impl Users {
             // A link mailed before must not outlive the password or the address it was for.
             reset_tokens::delete_for_user(&txn, updated.id).await?;
         }
+        // The address to confirm now, whose link voids any earlier one.
+        let to_confirm = pending_email
+            .map(String::from)
+            .or_else(|| email_changes.then(|| updated.email.clone()));
+        let link = match &to_confirm {
+            Some(email) => Some(self.verifications.issue(&txn, updated.id, email).await?),
+            None => None,
+        };
         txn.commit().await?;
         self.sessions.changed(updated.id).await;
+        if let Some(link) = link {
+            self.verifications.mail_later(updated.clone(), link);
+        }
         Ok(updated)
     }
 

@@ -24,6 +24,9 @@ pub mod status {
     pub const INTERNAL: u32 = 1 << 8;
     pub const UNAVAILABLE: u32 = 1 << 9;
     pub const TOO_MANY_REQUESTS: u32 = 1 << 10;
+    /// A 403 `email_not_verified`: the operation takes a verified address when the server
+    /// says so (`REQUIRE_VERIFIED_EMAIL`).
+    pub const EMAIL_NOT_VERIFIED: u32 = 1 << 11;
 
     /// Any `/api` operation: it reaches the database and counts against the per-address limit.
     pub const ALWAYS: u32 = INTERNAL | UNAVAILABLE | TOO_MANY_REQUESTS;
@@ -35,11 +38,19 @@ pub mod status {
 }
 
 struct Declared {
+    /// Declared when the operation has all of these bits…
     bit: u32,
+    /// …and none of these (a status two bits share is declared once, with both meanings).
+    unless: u32,
     status: u16,
     description: &'static str,
     headers: &'static [(&'static str, &'static str)],
 }
+
+const EMAIL_NOT_VERIFIED: &str = "`email_not_verified`: the server requires a verified email \
+    address to create or change an order (`REQUIRE_VERIFIED_EMAIL`) and yours is not; admins \
+    are exempt. Follow the mailed link, or ask for a new one \
+    (`POST /api/email/verification-notification`).";
 
 const RATE_LIMIT_HEADERS: &[(&str, &str)] = &[
     ("Retry-After", "Seconds until the limit's window ends."),
@@ -48,14 +59,16 @@ const RATE_LIMIT_HEADERS: &[(&str, &str)] = &[
     ("RateLimit-Reset", "Seconds until the window ends."),
 ];
 
-const DECLARED: [Declared; 11] = [
+const DECLARED: [Declared; 13] = [
     Declared {
+        unless: 0,
         bit: status::BAD_REQUEST,
         status: 400,
         description: "Malformed request: the body is not JSON, or a path parameter is not a number.",
         headers: &[],
     },
     Declared {
+        unless: 0,
         bit: status::UNAUTHORIZED,
         status: 401,
         description: "Missing, invalid, expired or revoked bearer token.",
@@ -66,54 +79,79 @@ const DECLARED: [Declared; 11] = [
         )],
     },
     Declared {
+        unless: status::EMAIL_NOT_VERIFIED,
         bit: status::FORBIDDEN,
         status: 403,
         description: "Authenticated, but this collection is for admins only.",
         headers: &[],
     },
     Declared {
+        unless: status::FORBIDDEN,
+        bit: status::EMAIL_NOT_VERIFIED,
+        status: 403,
+        description: EMAIL_NOT_VERIFIED,
+        headers: &[],
+    },
+    Declared {
+        unless: 0,
+        bit: status::FORBIDDEN | status::EMAIL_NOT_VERIFIED,
+        status: 403,
+        description: "`forbidden`: not allowed to you. Or `email_not_verified`: the server \
+            requires a verified email address to create or change an order \
+            (`REQUIRE_VERIFIED_EMAIL`) and yours is not; admins are exempt.",
+        headers: &[],
+    },
+    Declared {
+        unless: 0,
         bit: status::NOT_FOUND,
         status: 404,
         description: "No such resource, or not yours.",
         headers: &[],
     },
     Declared {
+        unless: 0,
         bit: status::CONFLICT,
         status: 409,
         description: "The request conflicts with the resource's current state.",
         headers: &[],
     },
     Declared {
+        unless: 0,
         bit: status::PAYLOAD_TOO_LARGE,
         status: 413,
         description: "The body is larger than 1 MiB.",
         headers: &[],
     },
     Declared {
+        unless: 0,
         bit: status::UNSUPPORTED_MEDIA_TYPE,
         status: 415,
         description: "The body is not `application/json`.",
         headers: &[],
     },
     Declared {
+        unless: 0,
         bit: status::UNPROCESSABLE,
         status: 422,
         description: "Validation failed: `errors` has one entry per bad field or query parameter.",
         headers: &[],
     },
     Declared {
+        unless: 0,
         bit: status::TOO_MANY_REQUESTS,
         status: 429,
         description: "Rate limited: wait `Retry-After` seconds.",
         headers: RATE_LIMIT_HEADERS,
     },
     Declared {
+        unless: 0,
         bit: status::INTERNAL,
         status: 500,
         description: "Unexpected failure; the log has the details under the request id.",
         headers: &[],
     },
     Declared {
+        unless: 0,
         bit: status::UNAVAILABLE,
         status: 503,
         description: "Temporarily unable to serve: the database cannot be reached or its files \
@@ -123,6 +161,12 @@ const DECLARED: [Declared; 11] = [
     },
 ];
 
+impl Declared {
+    fn applies_to(&self, operation: u32) -> bool {
+        operation & self.bit == self.bit && operation & self.unless == 0
+    }
+}
+
 /// The errors an operation can return: `S` is a union of [`status`] bits.
 pub struct Failure<const S: u32>(ApiError);
 
@@ -131,7 +175,7 @@ impl<const S: u32> From<ApiError> for Failure<S> {
         debug_assert!(
             DECLARED
                 .iter()
-                .any(|declared| declared.bit & S != 0 && declared.status == err.status().as_u16()),
+                .any(|declared| declared.applies_to(S) && declared.status == err.status().as_u16()),
             "status {} is not declared by this operation",
             err.status()
         );
@@ -155,7 +199,7 @@ impl<const S: u32> ApiResponse for Failure<S> {
     fn meta() -> MetaResponses {
         let responses = DECLARED
             .iter()
-            .filter(|declared| declared.bit & S != 0)
+            .filter(|declared| declared.applies_to(S))
             .map(|declared| MetaResponse {
                 description: declared.description,
                 status: Some(declared.status),

@@ -118,6 +118,14 @@ impl ApiError {
         )
     }
 
+    pub fn email_not_verified() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "email_not_verified",
+            Message::new("error-email-not-verified"),
+        )
+    }
+
     pub fn not_found(message: Message) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
@@ -260,6 +268,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Validation(errors) => Self::validation(errors),
             ServiceError::Unauthenticated(problem) => Self::invalid_token(problem),
             ServiceError::Forbidden => Self::forbidden(),
+            ServiceError::EmailNotVerified => Self::email_not_verified(),
             ServiceError::NotFound => Self::not_found(Message::new("error-not-found")),
             ServiceError::Conflict { code, message } => Self::conflict(code, message),
             ServiceError::RateLimited(decision) => Self::too_many_requests(decision),

@@ -1,6 +1,6 @@
-//! The API-wide limit per client address: every `/api` request, and the reset pages, which
-//! check a token or reset a password as `POST /api/reset-password` does and so spend the same
-//! budget (their refusal is the API's JSON 429: only a script gets there). Allowed responses
+//! The API-wide limit per client address: every `/api` request, and the reset and
+//! verification pages, which check a token or use it as `POST /api/reset-password` and
+//! `POST /api/email/verify` do and so spend the same budget (their refusal is the API's JSON 429: only a script gets there). Allowed responses
 //! say what is left.
 
 use poem::{IntoResponse, Request, Response};
@@ -14,7 +14,9 @@ use crate::{
 /// Counts the request: `Err` with the 429 when over the limit, else the figures to show.
 pub async fn check(request: &Request, limits: &RateLimits) -> Result<Option<Decision>, Response> {
     let path = request.uri().path();
-    let is_limited = path.starts_with("/api/") || path.starts_with("/reset-password");
+    let is_limited = path.starts_with("/api/")
+        || path.starts_with("/reset-password")
+        || path.starts_with("/verify-email");
     let Some(ClientAddress(client)) = request.extensions().get::<ClientAddress>().copied() else {
         return Ok(None);
     };

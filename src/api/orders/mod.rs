@@ -30,7 +30,7 @@ pub use schemas::*;
 pub struct OrdersApi;
 
 /// The errors of an order's replace and update.
-const CHANGE: u32 = PER_ID | JSON_BODY | FORBIDDEN | CONFLICT;
+const CHANGE: u32 = PER_ID | JSON_BODY | FORBIDDEN | CONFLICT | EMAIL_NOT_VERIFIED;
 
 #[OpenApi(prefix_path = "/api", tag = "ApiTags::Orders")]
 impl OrdersApi {
@@ -85,14 +85,18 @@ impl OrdersApi {
 
     /// Create an order
     ///
-    /// The order starts `pending`; totals are computed by the server.
+    /// The order starts `pending`; totals are computed by the server. When the server requires
+    /// a verified email address, an unverified user (not an admin) gets 403 `email_not_verified`.
     #[oai(path = "/orders", method = "post", operation_id = "order_create")]
     async fn create(
         &self,
         auth: BearerAuth,
         state: Data<&AppState>,
         body: JsonBody<CreateOrderRequest>,
-    ) -> Result<OrderCreatedResponse, Failure<{ UNAUTHORIZED | JSON_BODY | ALWAYS }>> {
+    ) -> Result<
+        OrderCreatedResponse,
+        Failure<{ UNAUTHORIZED | JSON_BODY | EMAIL_NOT_VERIFIED | ALWAYS }>,
+    > {
         let request = body.0;
         let mut errors = FieldErrors::new();
         let currency =
@@ -130,7 +134,8 @@ impl OrdersApi {
     /// Replace an order
     ///
     /// Sets the items, currency and notes, and optionally moves the status. Items and currency
-    /// change only while `pending` (409 otherwise); owners may only cancel (403 otherwise).
+    /// change only while `pending` (409 otherwise); owners may only cancel (403 otherwise). When the server requires a verified email
+    /// address, an unverified user (not an admin) gets 403 `email_not_verified`.
     #[oai(path = "/orders/:id", method = "put", operation_id = "order_replace")]
     async fn replace(
         &self,
