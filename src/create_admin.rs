@@ -7,9 +7,11 @@ use comptoir::{
     db,
     domain::{Email, Name, Password},
     i18n,
+    mail::Mailer,
     service::{
         ServiceError,
         accounts::{Accounts, AdminOutcome},
+        email_verification::EmailVerifications,
         password_hasher::PasswordHasher,
         session_cache::SessionCache,
         sessions::Sessions,
@@ -86,7 +88,18 @@ pub async fn run(config: &Config, email: &str, name: &str) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let accounts = Accounts::new(db.clone(), hasher, Sessions::new(db, &config.tokens, cache));
+    // An admin's address counts as verified: nothing is mailed, but accounts can mail.
+    let mailer = match Mailer::new(&config.mail) {
+        Ok(mailer) => mailer,
+        Err(err) => {
+            eprintln!("comptoir: {err:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let sessions = Sessions::new(db.clone(), &config.tokens, cache);
+    let verifications =
+        EmailVerifications::new(db.clone(), mailer, sessions.clone(), &config.mail);
+    let accounts = Accounts::new(db, hasher, sessions, verifications);
     match accounts
         .create_admin(name, email, password, config.default_locale)
         .await

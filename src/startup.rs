@@ -168,7 +168,6 @@ async fn build_state(config: &Config, db: DatabaseConnection) -> anyhow::Result<
         cache = cache.follow_changes(db.clone(), config.database.url.clone());
     }
     let sessions = Sessions::new(db.clone(), &config.tokens, cache);
-    let accounts = Accounts::new(db.clone(), hasher.clone(), sessions.clone());
     let mailer = Mailer::new(&config.mail)?;
     let limits = RateLimits::new(&config.rate_limits)?;
     let storage = Storage::watch(&db)
@@ -176,6 +175,12 @@ async fn build_state(config: &Config, db: DatabaseConnection) -> anyhow::Result<
         .context("watching the database files")?;
     let email_verifications =
         EmailVerifications::new(db.clone(), mailer.clone(), sessions.clone(), &config.mail);
+    let accounts = Accounts::new(
+        db.clone(),
+        hasher.clone(),
+        sessions.clone(),
+        email_verifications.clone(),
+    );
     Ok(AppState {
         default_locale: config.default_locale,
         limits: limits.clone(),

@@ -235,7 +235,6 @@ impl AuthApi {
             .accounts
             .register(account, &client.0.claimant())
             .await?;
-        state.email_verifications.send_link_later(user.clone());
         Ok(RegisterResponse::Created(Json(TokenResponse::new(
             user, &token,
         ))))

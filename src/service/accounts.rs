@@ -1,7 +1,9 @@
 //! Registration, login and logout.
 
 use super::{
-    ServiceError, now,
+    ServiceError,
+    email_verification::EmailVerifications,
+    now,
     password_hasher::{Claimant, PasswordHasher},
     sessions::{IssuedToken, Sessions},
 };
@@ -52,18 +54,26 @@ pub struct Accounts {
     db: DatabaseConnection,
     hasher: PasswordHasher,
     sessions: Sessions,
+    verifications: EmailVerifications,
 }
 
 impl Accounts {
-    pub fn new(db: DatabaseConnection, hasher: PasswordHasher, sessions: Sessions) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        hasher: PasswordHasher,
+        sessions: Sessions,
+        verifications: EmailVerifications,
+    ) -> Self {
         Self {
             db,
             hasher,
             sessions,
+            verifications,
         }
     }
 
-    /// Creates an ordinary account and its first session, in one transaction.
+    /// Creates an ordinary account, its first session and the link that verifies its
+    /// address, in one transaction; the link is mailed in the background.
     #[tracing::instrument(skip_all)]
     pub async fn register(
         &self,
@@ -87,9 +97,11 @@ impl Accounts {
         )
         .await?;
         let token = self.sessions.issue(&txn, user.id).await?;
+        let link = self.verifications.issue(&txn, user.id, &user.email).await?;
         txn.commit().await?;
         tracing::Span::current().record("user_id", user.id);
         tracing::info!(user_id = user.id, "account registered");
+        self.verifications.mail_later(user.clone(), link);
         Ok((user, token))
     }
 

@@ -77,8 +77,9 @@ impl EmailVerifications {
     }
 
     /// Issues a token that confirms `email` for `user_id` on `conn` (a transaction, so that it
-    /// lands with the change it confirms), voiding every earlier one. Mail it with
-    /// [`Self::mail_later`] after the commit.
+    /// lands with the account or the change it confirms), voiding every earlier one. Mail it
+    /// with [`Self::mail_later`] after the commit: only the mail happens off the request path,
+    /// the database work under the request's own guards.
     pub async fn issue(
         &self,
         conn: &impl ConnectionTrait,
@@ -86,9 +87,12 @@ impl EmailVerifications {
         email: &str,
     ) -> Result<IssuedLink, ServiceError> {
         let token = random_hex(32);
+        let at = now();
         let expires_at = expiry(self.ttl)?;
-        email_verifications::issue(conn, user_id, email, hash_token(&token), now(), expires_at)
+        email_verifications::issue(conn, user_id, email, hash_token(&token), at, expires_at)
             .await?;
+        // Asked for or not, a link counts against the account's one mail a minute.
+        mail_throttle::claim(conn, &throttle_key(user_id), at, ONE_MAIL_PER).await?;
         Ok(IssuedLink {
             token,
             email: email.to_owned(),
@@ -110,25 +114,6 @@ impl EmailVerifications {
         );
     }
 
-    /// Issues and mails a link that verifies the account's own address, in the background
-    /// (a new account's first mail).
-    pub fn send_link_later(&self, user: User) {
-        let this = self.clone();
-        tokio::spawn(
-            async move {
-                let sent = async {
-                    let link = this.issue(&this.db, user.id, &user.email).await?;
-                    this.mail(&user, &link).await?;
-                    anyhow::Ok(())
-                };
-                if let Err(err) = sent.await {
-                    tracing::error!(error = format!("{err:#}"), "verification mail failed");
-                }
-            }
-            .instrument(tracing::Span::current()),
-        );
-    }
-
     async fn mail(&self, user: &User, link: &IssuedLink) -> anyhow::Result<()> {
         let url = format!(
             "{}/verify-email?token={}&email={}",
@@ -136,8 +121,6 @@ impl EmailVerifications {
             link.token,
             super::password_reset::percent_encode(&link.email)
         );
-        // Asked for or not, a link counts against the account's one mail a minute.
-        mail_throttle::claim(&self.db, &throttle_key(user.id), now(), ONE_MAIL_PER).await?;
         if link.email == user.email {
             let mail = templates::verify_email(recipient(user, &user.email), &url, self.ttl)?;
             self.mailer.send(mail).await?;

@@ -102,9 +102,12 @@ impl Users {
             locale: user.locale,
             email_verified_at: None,
         };
-        let user = users::insert(&self.db, new, now()).await?;
+        let txn = db::begin(&self.db).await?;
+        let user = users::insert(&txn, new, now()).await?;
+        let link = self.verifications.issue(&txn, user.id, &user.email).await?;
+        txn.commit().await?;
         tracing::info!(user_id = user.id, "user created by an admin");
-        self.verifications.send_link_later(user.clone());
+        self.verifications.mail_later(user.clone(), link);
         Ok(user)
     }
 

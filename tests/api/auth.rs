@@ -48,6 +48,7 @@ async fn register_returns_201_with_a_bearer_token_and_the_user() {
             "id",
             "locale",
             "name",
+            "pending_email",
             "role",
             "updated_at"
         ]

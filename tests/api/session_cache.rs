@@ -98,7 +98,10 @@ async fn a_new_name_or_email_is_shown_by_the_other_instance_at_once() {
     )
     .await
     .assert_status(200);
-    assert_eq!(me(&b, &ada.token).await["email"], "countess@example.com");
+    assert_eq!(
+        me(&b, &ada.token).await["pending_email"],
+        "countess@example.com"
+    );
 }
 
 /// On PostgreSQL the other instance learns of a logout from a notification that races the

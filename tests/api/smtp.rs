@@ -87,12 +87,32 @@ fn decode_quoted_printable(body: &str) -> String {
 pub struct SmtpSink {
     pub port: u16,
     mails: Arc<Mutex<Vec<ReceivedMail>>>,
+    /// Whether `received` shows the confirmation mails of email verification.
+    with_confirmations: bool,
+}
+
+impl ReceivedMail {
+    /// Whether this is a mail of email verification: a link to `/verify-email`.
+    pub fn is_confirmation(&self) -> bool {
+        self.part("text/plain")
+            .is_some_and(|text| text.contains("/verify-email?token="))
+    }
 }
 
 impl SmtpSink {
-    /// A server that takes 8-bit mail (8BITMIME), as every common one does.
+    /// A server that takes 8-bit mail (8BITMIME), as every common one does. It leaves out the
+    /// confirmation link every new account is mailed, so that a test of another mail counts
+    /// only that mail; [`Self::start_with_confirmations`] keeps them.
     pub async fn start() -> Self {
         Self::start_with(true).await
+    }
+
+    /// Every mail, the confirmation links of email verification included.
+    pub async fn start_with_confirmations() -> Self {
+        Self {
+            with_confirmations: true,
+            ..Self::start_with(true).await
+        }
     }
 
     /// An old-fashioned server that takes 7-bit mail only.
@@ -110,7 +130,11 @@ impl SmtpSink {
                 tokio::spawn(serve(stream, store.clone(), eight_bit));
             }
         });
-        Self { port, mails }
+        Self {
+            port,
+            mails,
+            with_confirmations: false,
+        }
     }
 
     /// The URL to give the app as `SMTP_URL`.
@@ -119,7 +143,11 @@ impl SmtpSink {
     }
 
     pub fn received(&self) -> Vec<ReceivedMail> {
-        self.mails.lock().unwrap().clone()
+        let mails = self.mails.lock().unwrap().clone();
+        mails
+            .into_iter()
+            .filter(|mail| self.with_confirmations || !mail.is_confirmation())
+            .collect()
     }
 
     /// Waits (up to 5 s) until `count` mails have arrived, and returns them.

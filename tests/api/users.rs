@@ -9,13 +9,14 @@ use crate::helpers::{
     unique_email,
 };
 
-const USER_KEYS: [&str; 8] = [
+const USER_KEYS: [&str; 9] = [
     "created_at",
     "email",
     "email_verified_at",
     "id",
     "locale",
     "name",
+    "pending_email",
     "role",
     "updated_at",
 ];
@@ -475,9 +476,11 @@ async fn put_requires_name_and_email_and_replaces_them() {
         )
         .await;
     reply.assert_status(200);
-    assert_eq!(reply.body["email"], new_email.as_str());
+    // Her own new address waits for the link mailed to it (tests/api/email_verification.rs).
+    assert_eq!(reply.body["email"], ada.email.as_str());
+    assert_eq!(reply.body["pending_email"], new_email.as_str());
     assert_eq!(reply.body["name"], "Ada");
-    app.login(&new_email, PASSWORD).await.assert_status(200);
+    app.login(&ada.email, PASSWORD).await.assert_status(200);
 }
 
 #[tokio::test]
@@ -700,9 +703,11 @@ async fn changing_ones_own_email_requires_the_current_password() {
         )
         .await;
     reply.assert_status(200);
-    assert_eq!(reply.body["email"], new_email.as_str());
-    app.login(&new_email, PASSWORD).await.assert_status(200);
-    app.login(&ada.email, PASSWORD)
+    // The change waits for the new address to confirm it (tests/api/email_verification.rs).
+    assert_eq!(reply.body["email"], ada.email.as_str());
+    assert_eq!(reply.body["pending_email"], new_email.as_str());
+    app.login(&ada.email, PASSWORD).await.assert_status(200);
+    app.login(&new_email, PASSWORD)
         .await
         .assert_error(422, "validation_failed");
 }
