@@ -97,8 +97,7 @@ pub async fn run(config: &Config, email: &str, name: &str) -> ExitCode {
         }
     };
     let sessions = Sessions::new(db.clone(), &config.tokens, cache);
-    let verifications =
-        EmailVerifications::new(db.clone(), mailer, sessions.clone(), &config.mail);
+    let verifications = EmailVerifications::new(db.clone(), mailer, sessions.clone(), &config.mail);
     let accounts = Accounts::new(db, hasher, sessions, verifications);
     match accounts
         .create_admin(name, email, password, config.default_locale)

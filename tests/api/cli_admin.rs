@@ -132,6 +132,7 @@ async fn create_admin_makes_an_admin_who_can_list_users() {
     login.assert_status(200);
     assert_eq!(login.body["user"]["role"], "admin");
     assert_eq!(login.body["user"]["name"], "The Boss");
+    assert!(login.body["user"]["email_verified_at"].is_string());
     let token = login.body["access_token"].as_str().unwrap();
     let list = app.get("/api/users", Some(token)).await;
     list.assert_status(200);
@@ -184,6 +185,8 @@ async fn create_admin_promotes_an_existing_user_and_keeps_their_password() {
     let login = app.login("ada@example.com", PASSWORD).await;
     login.assert_status(200);
     assert_eq!(login.body["user"]["role"], "admin");
+    // The operator vouches for the address of the account they promote.
+    assert!(login.body["user"]["email_verified_at"].is_string());
     app.login("ada@example.com", "a different password")
         .await
         .assert_error(422, "validation_failed");

@@ -9,6 +9,7 @@ mod cli;
 mod cli_admin;
 mod config_docs;
 mod connections;
+mod email_verification;
 mod errors;
 mod hardening;
 mod helpers;
