@@ -81,24 +81,13 @@ pub async fn run(config: &Config, email: &str, name: &str) -> ExitCode {
         }
         opened => opened,
     };
-    let cache = match cache {
-        Ok(cache) => cache,
+    let accounts = match cache.and_then(|cache| accounts(config, db, hasher, cache)) {
+        Ok(accounts) => accounts,
         Err(err) => {
             eprintln!("comptoir: {err:#}");
             return ExitCode::FAILURE;
         }
     };
-    // An admin's address counts as verified: nothing is mailed, but accounts can mail.
-    let mailer = match Mailer::new(&config.mail) {
-        Ok(mailer) => mailer,
-        Err(err) => {
-            eprintln!("comptoir: {err:#}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let sessions = Sessions::new(db.clone(), &config.tokens, cache);
-    let verifications = EmailVerifications::new(db.clone(), mailer, sessions.clone(), &config.mail);
-    let accounts = Accounts::new(db, hasher, sessions, verifications);
     match accounts
         .create_admin(name, email, password, config.default_locale)
         .await
@@ -127,4 +116,18 @@ pub async fn run(config: &Config, email: &str, name: &str) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The accounts service as the server builds it. An admin's address counts as verified, so
+/// nothing is mailed, but the service is the one that can mail.
+fn accounts(
+    config: &Config,
+    db: sea_orm::DatabaseConnection,
+    hasher: PasswordHasher,
+    cache: SessionCache,
+) -> anyhow::Result<Accounts> {
+    let mailer = Mailer::new(&config.mail)?;
+    let sessions = Sessions::new(db.clone(), &config.tokens, cache);
+    let verifications = EmailVerifications::new(db.clone(), mailer, sessions.clone(), &config.mail);
+    Ok(Accounts::new(db, hasher, sessions, verifications))
 }
