@@ -1,7 +1,7 @@
 //! The API-wide limit per client address: every `/api` request, and the reset and
 //! verification pages, which check a token or use it as `POST /api/reset-password` and
-//! `POST /api/email/verify` do and so spend the same budget (their refusal is the API's JSON 429: only a script gets there). Allowed responses
-//! say what is left.
+//! `POST /api/email/verify` do and so spend the same budget (their refusal is the API's JSON
+//! 429: only a script gets there). Allowed responses say what is left.
 
 use poem::{IntoResponse, Request, Response};
 
