@@ -8,7 +8,7 @@ use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    api::{self, AppState},
+    api::{self, AppState, Services},
     config::{Config, DatabaseKind, HttpSettings},
     db,
     http_server::{self, ConnectionLimits},
@@ -181,7 +181,7 @@ async fn build_state(config: &Config, db: DatabaseConnection) -> anyhow::Result<
         sessions.clone(),
         email_verifications.clone(),
     );
-    Ok(AppState {
+    Ok(AppState::new(Services {
         default_locale: config.default_locale,
         limits: limits.clone(),
         password_resets: PasswordResets::new(
@@ -204,7 +204,7 @@ async fn build_state(config: &Config, db: DatabaseConnection) -> anyhow::Result<
         storage,
         sessions,
         accounts,
-    })
+    }))
 }
 
 /// Listens for Ctrl-C and SIGTERM from now on (not from the first poll, so that a signal sent

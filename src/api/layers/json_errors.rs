@@ -5,7 +5,7 @@
 use poem::{
     IntoResponse, Response,
     error::{MethodNotAllowedError, NotFoundError},
-    http::{Method, StatusCode},
+    http::{HeaderValue, Method, StatusCode},
 };
 use poem_openapi::error::{
     AuthorizationError, ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError,
@@ -71,31 +71,32 @@ impl Routes {
 pub struct Asked<'a> {
     pub method: &'a Method,
     pub path: &'a str,
-    pub authorization: Authorization,
+    /// The request's `Authorization` header, read only if a 401 must say what was wrong with
+    /// it (a clone of a header value shares its bytes).
+    pub authorization: Option<HeaderValue>,
 }
 
 /// What the request's `Authorization` header held, for a 401 that says what was wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Authorization {
+enum Authorization {
     Missing,
     /// `Bearer` with nothing after it.
     EmptyBearer,
-    /// Another scheme (`Basic …`), or no scheme at all.
-    NotBearer,
-    Bearer,
+    /// Another scheme (`Basic …`), no scheme at all, or a token poem-openapi could not read.
+    Other,
 }
 
 impl Authorization {
-    pub fn of(request: &poem::Request) -> Self {
-        let Some(value) = request.headers().get(poem::http::header::AUTHORIZATION) else {
+    fn of(header: Option<&HeaderValue>) -> Self {
+        let Some(value) = header else {
             return Self::Missing;
         };
         let value = value.to_str().unwrap_or_default().trim();
         let (scheme, credentials) = value.split_once(' ').unwrap_or((value, ""));
-        match (scheme.eq_ignore_ascii_case("bearer"), credentials.trim()) {
-            (true, "") => Self::EmptyBearer,
-            (true, _) => Self::Bearer,
-            (false, _) => Self::NotBearer,
+        if scheme.eq_ignore_ascii_case("bearer") && credentials.trim().is_empty() {
+            Self::EmptyBearer
+        } else {
+            Self::Other
         }
     }
 }
@@ -122,11 +123,13 @@ fn error_response(err: poem::Error, asked: &Asked, routes: &Routes) -> Response 
         ApiError::method_not_allowed(routes.allowed(asked.path))
     } else if err.is::<AuthorizationError>() {
         // poem-openapi found no `Bearer <token>` to check.
-        ApiError::unauthenticated(Message::new(match asked.authorization {
-            Authorization::Missing => "error-authorization-missing",
-            Authorization::EmptyBearer => "error-authorization-empty",
-            Authorization::NotBearer | Authorization::Bearer => "error-authorization-not-bearer",
-        }))
+        ApiError::unauthenticated(Message::new(
+            match Authorization::of(asked.authorization.as_ref()) {
+                Authorization::Missing => "error-authorization-missing",
+                Authorization::EmptyBearer => "error-authorization-empty",
+                Authorization::Other => "error-authorization-not-bearer",
+            },
+        ))
     } else if let Some(ContentTypeError::NotSupported { content_type }) = err.downcast_ref() {
         ApiError::unsupported_media_type(
             Message::new("error-content-type-unsupported")
