@@ -20,6 +20,8 @@ from comptoir_client import AuthenticatedClient, Client  # noqa: E402
 from comptoir_client.api.auth import (  # noqa: E402
     account_register,
     account_view,
+    email_verification_send,
+    email_verify,
     session_create,
     session_delete,
 )
@@ -43,6 +45,7 @@ from comptoir_client.models import (  # noqa: E402
     RegisterRequest,
     TokenResponse,
     UpdateOrderRequest,
+    VerifyEmailRequest,
 )
 from comptoir_client.types import UNSET, Response  # noqa: E402
 
@@ -106,6 +109,20 @@ def main() -> None:
     check(step, login.expires_in > 0, f"expires_in {login.expires_in}")
     client = AuthenticatedClient(base_url=base_url, token=login.access_token, raise_on_unexpected_status=True)
     ok(step, f"200, token expires in {login.expires_in} s")
+
+    step = begin("new confirmation link (429)")
+    # Registration mailed one a moment ago: one a minute at most.
+    r = email_verification_send.sync_detailed(client=client)
+    limited: ErrorBody = expect(step, r, HTTPStatus.TOO_MANY_REQUESTS, ErrorBody)
+    check(step, limited.code == "too_many_requests", f"code {limited.code!r}")
+    check(step, r.headers.get("retry-after", "").isdigit(), f"Retry-After {r.headers.get('retry-after')!r}")
+    ok(step, f"ErrorBody code={limited.code}, Retry-After: {r.headers['retry-after']}")
+
+    step = begin("made-up confirmation token (422)")
+    r = email_verify.sync_detailed(client=public, body=VerifyEmailRequest(email=email, token="0" * 64))
+    refused: ErrorBody = expect(step, r, HTTPStatus.UNPROCESSABLE_ENTITY, ErrorBody)
+    check(step, refused.errors is not UNSET and "token" in refused.errors, f"errors {refused.errors!r}")
+    ok(step, f"ErrorBody code={refused.code} fields={sorted(refused.errors.additional_keys)}")
 
     step = begin("create order")
     r = order_create.sync_detailed(
@@ -178,6 +195,13 @@ def main() -> None:
     r = order_view.sync_detailed(order.id, client=client)
     gone: ErrorBody = expect(step, r, HTTPStatus.NOT_FOUND, ErrorBody)
     ok(step, f"204, then GET is 404 {gone.code}")
+
+    step = begin("in French (Accept-Language)")
+    r = order_view.sync_detailed(order.id, client=client, accept_language="fr-CA, en;q=0.5")
+    gone_fr: ErrorBody = expect(step, r, HTTPStatus.NOT_FOUND, ErrorBody)
+    check(step, r.headers.get("content-language") == "fr", f"Content-Language {r.headers.get('content-language')!r}")
+    check(step, gone_fr.code == gone.code and gone_fr.message != gone.message, f"message {gone_fr.message!r}")
+    ok(step, f"Content-Language: fr, {gone_fr.message!r}")
 
     step = begin("logout")
     r = session_delete.sync_detailed(client=client)

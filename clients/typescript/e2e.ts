@@ -72,6 +72,19 @@ async function main(): Promise<void> {
 
   const authed = createClient<paths>({ baseUrl, headers: { Authorization: `Bearer ${login.access_token}` } });
 
+  step = "new confirmation link (429)";
+  // Registration mailed one a moment ago: one a minute at most.
+  const resent = await authed.POST("/api/email/verification-notification");
+  const limited = expectError(step, resent, 429);
+  const retryAfter = resent.response.headers.get("retry-after") ?? "";
+  check(step, limited.code === "too_many_requests" && /^\d+$/.test(retryAfter), `code ${limited.code}, Retry-After ${retryAfter}`);
+  ok(step, `ErrorBody code=${limited.code}, Retry-After: ${retryAfter}`);
+
+  step = "made-up confirmation token (422)";
+  const refused = expectError(step, await api.POST("/api/email/verify", { body: { email, token: "0".repeat(64) } }), 422);
+  check(step, refused.errors !== undefined && "token" in refused.errors, `errors ${JSON.stringify(refused.errors)}`);
+  ok(step, `ErrorBody code=${refused.code} fields=${Object.keys(refused.errors).join(",")}`);
+
   step = "create order";
   const created = await authed.POST("/api/orders", {
     body: {
@@ -142,6 +155,16 @@ async function main(): Promise<void> {
   check(step, deleted.response.status === 204, `expected 204, got ${deleted.response.status}`);
   const gone = expectError(step, await authed.GET("/api/orders/{id}", { params: { path: { id: order.id } } }), 404);
   ok(step, `204, then GET is 404 ${gone.code}`);
+
+  step = "in French (Accept-Language)";
+  const french = await authed.GET("/api/orders/{id}", {
+    params: { path: { id: order.id }, header: { "Accept-Language": "fr-CA, en;q=0.5" } },
+  });
+  const goneFr = expectError(step, french, 404);
+  const language = french.response.headers.get("content-language");
+  check(step, language === "fr", `Content-Language ${language}`);
+  check(step, goneFr.code === gone.code && goneFr.message !== gone.message, `message ${goneFr.message}`);
+  ok(step, `Content-Language: fr, ${JSON.stringify(goneFr.message)}`);
 
   step = "logout";
   const bye = expectData(step, await authed.POST("/api/logout"), 200);
