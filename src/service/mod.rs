@@ -42,6 +42,13 @@ pub fn random_hex(count: usize) -> String {
     to_hex(&bytes)
 }
 
+/// What is stored of a token mailed in a link: its SHA-256, in hex. The token itself is never
+/// kept, so a copy of the database opens no account.
+pub fn hash_token(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    to_hex(&Sha256::digest(token.as_bytes()))
+}
+
 /// Bytes as lower-case hex.
 pub fn to_hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
@@ -51,4 +58,17 @@ pub fn to_hex(bytes: &[u8]) -> String {
             let _ = write!(out, "{byte:02x}");
             out
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_sha256_of_the_token_is_kept() {
+        assert_eq!(
+            hash_token("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
 }
