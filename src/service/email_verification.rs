@@ -7,7 +7,8 @@ use chrono::TimeDelta;
 use tracing::Instrument;
 
 use super::{
-    ServiceError, expiry, hash_token, now, random_hex, rate_limit::Decision, sessions::Sessions,
+    ServiceError, expiry, hash_token, mailed_link, now, random_hex, rate_limit::Decision,
+    sessions::Sessions,
 };
 use crate::{
     config::MailSettings,
@@ -114,12 +115,7 @@ impl EmailVerifications {
     }
 
     async fn mail(&self, user: &User, link: &IssuedLink) -> anyhow::Result<()> {
-        let url = format!(
-            "{}/verify-email?token={}&email={}",
-            self.public_url,
-            link.token,
-            super::password_reset::percent_encode(&link.email)
-        );
+        let url = mailed_link(&self.public_url, "/verify-email", &link.token, &link.email);
         if link.email == user.email {
             let mail = templates::verify_email(recipient(user, &user.email), &url, self.ttl)?;
             self.mailer.send(mail).await?;

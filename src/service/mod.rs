@@ -42,6 +42,16 @@ pub fn random_hex(count: usize) -> String {
     to_hex(&bytes)
 }
 
+/// A link to a page of ours for a mail: `public_url` + `path`, with the token and the address
+/// it is for in the query string, form-encoded as the page reads them back.
+pub fn mailed_link(public_url: &str, path: &str, token: &str, email: &str) -> String {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("token", token)
+        .append_pair("email", email)
+        .finish();
+    format!("{public_url}{path}?{query}")
+}
+
 /// What is stored of a token mailed in a link: its SHA-256, in hex. The token itself is never
 /// kept, so a copy of the database opens no account.
 pub fn hash_token(token: &str) -> String {
@@ -63,6 +73,19 @@ pub fn to_hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn emails_are_escaped_for_the_link() {
+        assert_eq!(
+            mailed_link(
+                "http://shop",
+                "/reset-password",
+                "ab12",
+                "ada+shop@example.com"
+            ),
+            "http://shop/reset-password?token=ab12&email=ada%2Bshop%40example.com"
+        );
+    }
 
     #[test]
     fn only_a_sha256_of_the_token_is_kept() {

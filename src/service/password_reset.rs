@@ -6,7 +6,7 @@ use chrono::TimeDelta;
 use tracing::Instrument;
 
 use super::{
-    ServiceError, expiry, hash_token, now,
+    ServiceError, expiry, hash_token, mailed_link, now,
     password_hasher::{Claimant, PasswordHasher},
     random_hex,
     sessions::Sessions,
@@ -90,11 +90,7 @@ impl PasswordResets {
         reset_tokens::issue(&txn, user.id, hash_token(&token), issued_at, expires_at).await?;
         txn.commit().await?;
 
-        let link = format!(
-            "{}/reset-password?token={token}&email={}",
-            self.public_url,
-            percent_encode(&user.email)
-        );
+        let link = mailed_link(&self.public_url, "/reset-password", &token, &user.email);
         let mail = templates::reset_password(recipient(&user), &link, self.ttl)?;
         self.mailer.send(mail).await?;
         tracing::info!(user_id = user.id, "password reset link sent");
@@ -174,31 +170,5 @@ fn recipient(user: &User) -> Recipient<'_> {
         name: &user.name,
         email: &user.email,
         locale: user.locale,
-    }
-}
-
-/// Escapes everything but RFC 3986's unreserved characters, for a query string.
-pub(super) fn percent_encode(text: &str) -> String {
-    use std::fmt::Write;
-    text.bytes().fold(String::new(), |mut out, byte| {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            let _ = write!(out, "%{byte:02X}");
-        }
-        out
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn emails_are_escaped_for_the_link() {
-        assert_eq!(
-            percent_encode("ada+shop@example.com"),
-            "ada%2Bshop%40example.com"
-        );
     }
 }
