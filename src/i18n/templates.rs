@@ -10,118 +10,44 @@ use minijinja::{Environment, State, Value, value::Kwargs};
 
 use super::Locale;
 
-/// Every template, by name: embedded at compile time, so the binary needs no files beside it.
-const TEMPLATES: &[(&str, &str)] = &[
-    (
-        "mail/reset_password.subject.txt",
-        include_str!("../../templates/mail/reset_password.subject.txt"),
-    ),
-    (
-        "mail/reset_password.txt",
-        include_str!("../../templates/mail/reset_password.txt"),
-    ),
-    (
-        "mail/reset_password.html",
-        include_str!("../../templates/mail/reset_password.html"),
-    ),
-    (
-        "mail/password_changed.subject.txt",
-        include_str!("../../templates/mail/password_changed.subject.txt"),
-    ),
-    (
-        "mail/password_changed.txt",
-        include_str!("../../templates/mail/password_changed.txt"),
-    ),
-    (
-        "mail/password_changed.html",
-        include_str!("../../templates/mail/password_changed.html"),
-    ),
-    (
-        "mail/verify_email.subject.txt",
-        include_str!("../../templates/mail/verify_email.subject.txt"),
-    ),
-    (
-        "mail/verify_email.txt",
-        include_str!("../../templates/mail/verify_email.txt"),
-    ),
-    (
-        "mail/verify_email.html",
-        include_str!("../../templates/mail/verify_email.html"),
-    ),
-    (
-        "mail/email_change_confirm.subject.txt",
-        include_str!("../../templates/mail/email_change_confirm.subject.txt"),
-    ),
-    (
-        "mail/email_change_confirm.txt",
-        include_str!("../../templates/mail/email_change_confirm.txt"),
-    ),
-    (
-        "mail/email_change_confirm.html",
-        include_str!("../../templates/mail/email_change_confirm.html"),
-    ),
-    (
-        "mail/email_change_notice.subject.txt",
-        include_str!("../../templates/mail/email_change_notice.subject.txt"),
-    ),
-    (
-        "mail/email_change_notice.txt",
-        include_str!("../../templates/mail/email_change_notice.txt"),
-    ),
-    (
-        "mail/email_change_notice.html",
-        include_str!("../../templates/mail/email_change_notice.html"),
-    ),
+/// Every template, by name (its path under `templates/`): embedded at compile time, so the
+/// binary needs no files beside it.
+macro_rules! embedded {
+    ($($name:literal,)*) => {
+        &[$(($name, include_str!(concat!("../../templates/", $name))),)*]
+    };
+}
+
+const TEMPLATES: &[(&str, &str)] = embedded![
+    "mail/reset_password.subject.txt",
+    "mail/reset_password.txt",
+    "mail/reset_password.html",
+    "mail/password_changed.subject.txt",
+    "mail/password_changed.txt",
+    "mail/password_changed.html",
+    "mail/verify_email.subject.txt",
+    "mail/verify_email.txt",
+    "mail/verify_email.html",
+    "mail/email_change_confirm.subject.txt",
+    "mail/email_change_confirm.txt",
+    "mail/email_change_confirm.html",
+    "mail/email_change_notice.subject.txt",
+    "mail/email_change_notice.txt",
+    "mail/email_change_notice.html",
     // The reset-password pages (`api::pages`).
-    (
-        "pages/layout.html",
-        include_str!("../../templates/pages/layout.html"),
-    ),
-    (
-        "pages/errors.html",
-        include_str!("../../templates/pages/errors.html"),
-    ),
-    (
-        "pages/reset_form.html",
-        include_str!("../../templates/pages/reset_form.html"),
-    ),
-    (
-        "pages/link_gone.html",
-        include_str!("../../templates/pages/link_gone.html"),
-    ),
-    (
-        "pages/check_mail.html",
-        include_str!("../../templates/pages/check_mail.html"),
-    ),
-    (
-        "pages/password_reset.html",
-        include_str!("../../templates/pages/password_reset.html"),
-    ),
-    (
-        "pages/too_many_requests.html",
-        include_str!("../../templates/pages/too_many_requests.html"),
-    ),
-    (
-        "pages/went_wrong.html",
-        include_str!("../../templates/pages/went_wrong.html"),
-    ),
+    "pages/layout.html",
+    "pages/errors.html",
+    "pages/reset_form.html",
+    "pages/link_gone.html",
+    "pages/check_mail.html",
+    "pages/password_reset.html",
+    "pages/too_many_requests.html",
+    "pages/went_wrong.html",
     // The page a confirmation mail links to (`api::pages`).
-    (
-        "pages/verify_email.html",
-        include_str!("../../templates/pages/verify_email.html"),
-    ),
-    (
-        "pages/email_verified.html",
-        include_str!("../../templates/pages/email_verified.html"),
-    ),
-    (
-        "pages/verify_link_gone.html",
-        include_str!("../../templates/pages/verify_link_gone.html"),
-    ),
-    (
-        "pages/verify_went_wrong.html",
-        include_str!("../../templates/pages/verify_went_wrong.html"),
-    ),
+    "pages/verify_email.html",
+    "pages/email_verified.html",
+    "pages/verify_link_gone.html",
+    "pages/verify_went_wrong.html",
 ];
 
 static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {
