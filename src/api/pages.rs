@@ -21,8 +21,9 @@ use crate::{
     service::{ServiceError, email_verification::Verified},
 };
 
+/// The token and address a mailed link carries (a reset or a confirmation).
 #[derive(Debug, Deserialize)]
-pub struct ResetLink {
+pub struct MailedLink {
     #[serde(default)]
     token: String,
     #[serde(default)]
@@ -46,7 +47,7 @@ pub struct ResetForm {
 pub async fn reset_form(
     state: Data<&AppState>,
     locale: Data<&Locale>,
-    Query(link): Query<ResetLink>,
+    Query(link): Query<MailedLink>,
 ) -> Response {
     let locale = *locale.0;
     match state
@@ -200,7 +201,7 @@ fn form(
 pub async fn verify_form(
     state: Data<&AppState>,
     locale: Data<&Locale>,
-    Query(link): Query<ResetLink>,
+    Query(link): Query<MailedLink>,
 ) -> Response {
     let locale = *locale.0;
     match state
@@ -229,7 +230,7 @@ pub async fn verify_form(
 pub async fn verify_submit(
     state: Data<&AppState>,
     locale: Data<&Locale>,
-    Form(submitted): Form<ResetLink>,
+    Form(submitted): Form<MailedLink>,
 ) -> Response {
     let locale = *locale.0;
     match state
