@@ -1017,7 +1017,7 @@ async fn rows_of(app: &TestApp, table: &str, user_id: i64) -> i64 {
 }
 
 #[tokio::test]
-async fn a_deleted_users_sessions_and_reset_tokens_go_with_them() {
+async fn a_deleted_users_sessions_reset_and_confirmation_tokens_go_with_them() {
     let app = spawn_app().await;
     let email = unique_email("leaving");
     let token = app.register("Ada", &email, "password-1").await;
@@ -1034,6 +1034,8 @@ async fn a_deleted_users_sessions_and_reset_tokens_go_with_them() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert_eq!(rows_of(&app, "password_reset_tokens", id).await, 1);
+    // Registration issued the link that confirms the address.
+    assert_eq!(rows_of(&app, "email_verification_tokens", id).await, 1);
     assert_eq!(rows_of(&app, "sessions", id).await, 2);
 
     let deleted = app
@@ -1047,4 +1049,5 @@ async fn a_deleted_users_sessions_and_reset_tokens_go_with_them() {
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
     assert_eq!(rows_of(&app, "sessions", id).await, 0);
     assert_eq!(rows_of(&app, "password_reset_tokens", id).await, 0);
+    assert_eq!(rows_of(&app, "email_verification_tokens", id).await, 0);
 }
