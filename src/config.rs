@@ -63,6 +63,12 @@ pub struct TokenSettings {
     pub ttl: Duration,
     /// How long a validated session may be answered from memory; zero turns the cache off.
     pub session_cache_ttl: Duration,
+    /// How long a refresh token works from its issue; a session lives as long as its newest.
+    pub refresh_ttl: Duration,
+    /// How long after its rotation a spent refresh token still gets the pair that replaced it.
+    pub refresh_reuse_grace: Duration,
+    /// How often a server deletes expired sessions and tokens; `None`: never (`comptoir prune`).
+    pub prune_interval: Option<Duration>,
 }
 
 /// Outgoing mail. Without an SMTP URL, mails are written to the log.
@@ -97,6 +103,10 @@ pub struct RateLimitSettings {
     pub current_password: Option<Limit>,
     /// Every `/api` request, per client address.
     pub api: Option<Limit>,
+    /// Refreshes per session: its refresh token and those it replaced count as one.
+    pub refresh: Option<Limit>,
+    /// Refreshes per client address, whatever the token.
+    pub refresh_per_address: Option<Limit>,
     /// Counters in Redis, shared by every instance; in this process's memory without it.
     pub redis_url: Option<Secret<String>>,
     /// Prefix of the Redis keys, so that several deployments can share one Redis.
@@ -244,24 +254,7 @@ impl Config {
             acquire_timeout: seconds(&get, "DB_ACQUIRE_TIMEOUT_SECS", 5, 1, 300)?,
         };
 
-        let secret = |variable: &'static str| match get(variable) {
-            Some(secret) if secret.len() < 32 => Err(invalid(
-                variable,
-                format!(
-                    "must be at least 32 bytes long (it is {} bytes)",
-                    secret.len()
-                ),
-            )),
-            other => Ok(other.map(|secret| Secret::new(secret.into_bytes()))),
-        };
-        let current = secret("JWT_SECRET")?;
-        let tokens = TokenSettings {
-            secret_is_random: current.is_none(),
-            secret: current.unwrap_or_else(|| Secret::new(rand::random::<[u8; 32]>().to_vec())),
-            previous_secret: secret("JWT_SECRET_PREVIOUS")?,
-            ttl: seconds(&get, "ACCESS_TOKEN_TTL_SECS", 3600, 1, 31_536_000)?,
-            session_cache_ttl: seconds(&get, "SESSION_CACHE_SECS", 5, 0, 300)?,
-        };
+        let tokens = token_settings(&get)?;
 
         let rate_limits = rate_limit_settings(&get)?;
         let http = http_settings(&get)?;
@@ -328,6 +321,31 @@ impl Config {
     }
 }
 
+fn token_settings(get: &impl Fn(&str) -> Option<String>) -> Result<TokenSettings, ConfigError> {
+    let secret = |variable: &'static str| match get(variable) {
+        Some(secret) if secret.len() < 32 => Err(invalid(
+            variable,
+            format!(
+                "must be at least 32 bytes long (it is {} bytes)",
+                secret.len()
+            ),
+        )),
+        other => Ok(other.map(|secret| Secret::new(secret.into_bytes()))),
+    };
+    let current = secret("JWT_SECRET")?;
+    Ok(TokenSettings {
+        secret_is_random: current.is_none(),
+        secret: current.unwrap_or_else(|| Secret::new(rand::random::<[u8; 32]>().to_vec())),
+        previous_secret: secret("JWT_SECRET_PREVIOUS")?,
+        ttl: seconds(get, "ACCESS_TOKEN_TTL_SECS", 3600, 1, 31_536_000)?,
+        session_cache_ttl: seconds(get, "SESSION_CACHE_SECS", 5, 0, 300)?,
+        refresh_ttl: seconds(get, "REFRESH_TOKEN_TTL_SECS", 2_592_000, 60, 31_536_000)?,
+        refresh_reuse_grace: seconds(get, "REFRESH_REUSE_GRACE_SECS", 10, 0, 300)?,
+        prune_interval: Some(seconds(get, "PRUNE_INTERVAL_SECS", 3600, 0, 604_800)?)
+            .filter(|interval| !interval.is_zero()),
+    })
+}
+
 fn default_locale(get: &impl Fn(&str) -> Option<String>) -> Result<Locale, ConfigError> {
     let Some(tag) = get("DEFAULT_LOCALE") else {
         return Ok(Locale::english());
@@ -373,6 +391,8 @@ fn rate_limit_settings(
         forgot_password: limit(get, "RATE_LIMIT_FORGOT_PASSWORD", "5/60")?,
         current_password: limit(get, "RATE_LIMIT_CURRENT_PASSWORD", "5/60")?,
         api: limit(get, "RATE_LIMIT_API", "600/60")?,
+        refresh: limit(get, "RATE_LIMIT_REFRESH", "10/60")?,
+        refresh_per_address: limit(get, "RATE_LIMIT_REFRESH_PER_ADDRESS", "60/60")?,
         redis_url: redis_url.map(Secret::new),
         redis_prefix: get("REDIS_PREFIX").unwrap_or_else(|| "comptoir".to_owned()),
     })

@@ -1,4 +1,5 @@
-//! The `comptoir` command line: `serve` (the default), `migrate`, `spec`, `create-admin`.
+//! The `comptoir` command line: `serve` (the default), `migrate`, `prune`, `spec`,
+//! `create-admin`.
 
 use std::{io::Write, process::ExitCode};
 
@@ -26,6 +27,10 @@ enum Command {
     Serve,
     /// Run pending migrations and exit
     Migrate,
+    /// Delete expired and revoked sessions, expired refresh tokens and used or expired links
+    ///
+    /// What a server also does every PRUNE_INTERVAL_SECS. Prints what it deleted.
+    Prune,
     /// Print the OpenAPI document, without a database
     Spec {
         /// YAML instead of JSON
@@ -98,6 +103,8 @@ fn main() -> ExitCode {
             db::migrate(&db, config.default_locale).await?;
             tracing::info!("migrations are up to date");
             Ok(())
+        } else if let Command::Prune = command {
+            prune(&config).await
         } else {
             let shutdown = startup::shutdown_signal()?;
             let app = startup::Application::build(&config).await?;
@@ -111,5 +118,29 @@ fn main() -> ExitCode {
             eprintln!("comptoir: {err:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `comptoir prune`: one pass on a migrated database; waits for a server's pass to end.
+async fn prune(config: &Config) -> anyhow::Result<()> {
+    use comptoir::service::prune::Pruner;
+    tracing::info!(database = %db::describe(&config.database), "using the database");
+    let db = db::connect(&config.database).await?;
+    db::migrate(&db, config.default_locale).await?;
+    let pruner = Pruner::new(db);
+    loop {
+        if let Some(pruned) = pruner.prune().await? {
+            println!(
+                "deleted {} sessions, {} refresh tokens, {} password reset tokens, {} email \
+                 confirmation tokens and {} mail throttle entries",
+                pruned.sessions,
+                pruned.refresh_tokens,
+                pruned.reset_tokens,
+                pruned.verification_tokens,
+                pruned.mail_throttle
+            );
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }

@@ -20,6 +20,7 @@ use crate::{
         orders::Orders,
         password_hasher::PasswordHasher,
         password_reset::PasswordResets,
+        prune::Pruner,
         rate_limit::RateLimits,
         session_cache::SessionCache,
         sessions::Sessions,
@@ -168,6 +169,9 @@ async fn build_state(config: &Config, db: DatabaseConnection) -> anyhow::Result<
         cache = cache.follow_changes(db.clone(), config.database.url.clone());
     }
     let sessions = Sessions::new(db.clone(), &config.tokens, cache);
+    if let Some(interval) = config.tokens.prune_interval {
+        Pruner::new(db.clone()).run_every(interval);
+    }
     let mailer = Mailer::new(&config.mail)?;
     let limits = RateLimits::new(&config.rate_limits)?;
     let storage = Storage::watch(&db)

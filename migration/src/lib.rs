@@ -12,6 +12,7 @@ mod m20261123_000005_notify_session_changes;
 mod m20261201_000006_create_mail_throttle;
 mod m20261202_000007_add_user_locale;
 mod m20261203_000008_email_verification;
+mod m20261204_000009_refresh_tokens;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_create_mail_throttle::Migration),
             Box::new(m20261202_000007_add_user_locale::Migration),
             Box::new(m20261203_000008_email_verification::Migration),
+            Box::new(m20261204_000009_refresh_tokens::Migration),
         ]
     }
 }

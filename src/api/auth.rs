@@ -11,11 +11,11 @@ use super::{
     types::{EmailAddress, MessageResponse, UserResource},
 };
 use crate::{
-    domain::{Email, Message, Password},
+    domain::{DeviceName, Email, FieldErrors, Message, Password},
     i18n::{self, Locale},
-    service::{accounts::NewAccount, sessions::IssuedToken},
+    service::{accounts::NewAccount, sessions::TokenPair},
 };
-use poem::web::Data;
+use poem::{Request, web::Data};
 
 pub struct AuthApi;
 
@@ -40,6 +40,9 @@ pub struct RegisterRequest {
     /// When given, must equal `password`.
     pub password_confirmation: Option<String>,
     pub locale: Option<Locale>,
+    /// What the session is called in `GET /api/sessions`; by default the `User-Agent`.
+    #[oai(validator(min_length = 1, max_length = 255))]
+    pub device_name: Option<String>,
 }
 
 impl Example for RegisterRequest {
@@ -50,17 +53,21 @@ impl Example for RegisterRequest {
             password: "correct horse battery".into(),
             password_confirmation: Some("correct horse battery".into()),
             locale: Some(Locale::english()),
+            device_name: Some("Ada's laptop".into()),
         }
     }
 }
 
 #[derive(Debug, Object)]
-#[oai(example)]
+#[oai(example, skip_serializing_if_is_none)]
 pub struct LoginRequest {
     #[oai(validator(max_length = 254))]
     pub email: EmailAddress,
     #[oai(validator(min_length = 1, max_length = 1024))]
     pub password: String,
+    /// What the session is called in `GET /api/sessions`; by default the `User-Agent`.
+    #[oai(validator(min_length = 1, max_length = 255))]
+    pub device_name: Option<String>,
 }
 
 impl Example for LoginRequest {
@@ -68,11 +75,41 @@ impl Example for LoginRequest {
         Self {
             email: "ada@example.com".into(),
             password: "correct horse battery".into(),
+            device_name: Some("Ada's laptop".into()),
         }
     }
 }
 
-/// A new access token and the account it belongs to.
+/// The device a new session is opened on: the name the client gave, else its `User-Agent`.
+pub(super) fn device_of(request: &Request, given: Option<&str>) -> Result<DeviceName, FieldErrors> {
+    match given {
+        Some(name) => {
+            DeviceName::parse(name).map_err(|message| FieldErrors::single("device_name", message))
+        }
+        None => Ok(DeviceName::from_user_agent(
+            request.header(poem::http::header::USER_AGENT),
+        )),
+    }
+}
+
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct RefreshRequest {
+    /// The `refresh_token` of the last token response.
+    #[oai(validator(min_length = 1, max_length = 128))]
+    pub refresh_token: String,
+}
+
+impl Example for RefreshRequest {
+    fn example() -> Self {
+        Self {
+            refresh_token: TokenResponse::example().refresh_token,
+        }
+    }
+}
+
+/// A new access token, the refresh token that replaces it when it expires, and the account
+/// they belong to.
 #[derive(Debug, Object)]
 #[oai(example)]
 pub struct TokenResponse {
@@ -80,17 +117,24 @@ pub struct TokenResponse {
     pub access_token: String,
     /// Always `Bearer`.
     pub token_type: String,
-    /// Seconds until the token expires.
+    /// Seconds until the access token expires.
     pub expires_in: u64,
+    /// Exchange it at `POST /api/token/refresh` for a new pair, once: each refresh gives a new
+    /// one. Keep it secret, like a password.
+    pub refresh_token: String,
+    /// Seconds until the refresh token expires; the session ends with it unless refreshed.
+    pub refresh_expires_in: u64,
     pub user: UserResource,
 }
 
 impl TokenResponse {
-    pub fn new(user: impl Into<UserResource>, token: &IssuedToken) -> Self {
+    pub fn new(user: impl Into<UserResource>, tokens: &TokenPair) -> Self {
         Self {
-            access_token: token.token.expose().clone(),
+            access_token: tokens.access_token.expose().clone(),
             token_type: "Bearer".into(),
-            expires_in: token.expires_in.as_secs(),
+            expires_in: tokens.expires_in.as_secs(),
+            refresh_token: tokens.refresh_token.expose().clone(),
+            refresh_expires_in: tokens.refresh_expires_in.as_secs(),
             user: user.into(),
         }
     }
@@ -103,6 +147,9 @@ impl Example for TokenResponse {
                 .into(),
             token_type: "Bearer".into(),
             expires_in: 3600,
+            refresh_token: "4f1c2e9a7b3d5f8e0a6c4b2d9e7f1a3c5b8d0e2f4a6c8e0b2d4f6a8c0e2b4d6f"
+                .into(),
+            refresh_expires_in: 2_592_000,
             user: UserResource::example(),
         }
     }
@@ -188,8 +235,16 @@ pub enum LoginResponse {
 }
 
 #[derive(ApiResponse)]
+pub enum RefreshResponse {
+    /// A new pair for the same session; the refresh token sent is spent.
+    #[oai(status = 200)]
+    Ok(Json<TokenResponse>),
+}
+
+#[derive(ApiResponse)]
 pub enum LogoutResponse {
-    /// The token used for this request no longer works, on any instance.
+    /// The session of the token used for this request is over, on every instance: its access
+    /// and refresh tokens no longer work.
     #[oai(status = 200)]
     Ok(Json<MessageResponse>),
 }
@@ -215,6 +270,7 @@ impl AuthApi {
         state: Data<&AppState>,
         client: Data<&ClientAddress>,
         negotiated: Data<&Locale>,
+        http: &Request,
         body: JsonBody<RegisterRequest>,
     ) -> Result<RegisterResponse, Failure<{ JSON_BODY | ALWAYS }>> {
         state
@@ -223,17 +279,25 @@ impl AuthApi {
             .await
             .map_err(ApiError::too_many_requests)?;
         let request = body.0;
+        let device = device_of(http, request.device_name.as_deref());
         let account = NewAccount::parse(
             &request.name,
             &request.email.0,
             request.password,
             request.password_confirmation.as_deref(),
             request.locale.unwrap_or(*negotiated.0),
-        )
-        .map_err(|errors| Failure::from(ApiError::validation(errors)))?;
+        );
+        let (account, device) = match (account, device) {
+            (Ok(account), Ok(device)) => (account, device),
+            (account, device) => {
+                let mut errors = account.err().unwrap_or_default();
+                errors.merge(device.err().unwrap_or_default());
+                return Err(ApiError::validation(errors).into());
+            }
+        };
         let (user, token) = state
             .accounts
-            .register(account, &client.0.claimant())
+            .register(account, &device, &client.0.claimant())
             .await?;
         Ok(RegisterResponse::Created(Json(TokenResponse::new(
             user, &token,
@@ -242,15 +306,19 @@ impl AuthApi {
 
     /// Log in
     ///
-    /// Exchanges an email and password for a new access token. Wrong credentials are a 422 on
-    /// `email`, with the same answer, in about the same time, whether or not the email is known.
+    /// Exchanges an email and password for a new session: an access token and a refresh
+    /// token. Wrong credentials are a 422 on `email`, with the same answer, in about the same
+    /// time, whether or not the email is known.
     #[oai(path = "/login", method = "post", operation_id = "session_create")]
     async fn login(
         &self,
         state: Data<&AppState>,
         client: Data<&ClientAddress>,
+        http: &Request,
         body: JsonBody<LoginRequest>,
     ) -> Result<LoginResponse, Failure<{ JSON_BODY | ALWAYS }>> {
+        let device = device_of(http, body.0.device_name.as_deref())
+            .map_err(|errors| Failure::from(ApiError::validation(errors)))?;
         let email = &body.0.email.0;
         // Before any bcrypt work, so that a flood costs the server next to nothing.
         state
@@ -260,16 +328,46 @@ impl AuthApi {
             .map_err(ApiError::too_many_requests)?;
         let (user, token) = state
             .accounts
-            .login(email, &body.0.password, &client.0.claimant())
+            .login(email, &body.0.password, &device, &client.0.claimant())
             .await?;
         state.limits.login_succeeded(email, client.0.0).await;
         Ok(LoginResponse::Ok(Json(TokenResponse::new(user, &token))))
     }
 
+    /// Refresh a session
+    ///
+    /// Exchanges the session's refresh token for a new access token and a new refresh token;
+    /// the one sent is spent. Sent again within a few seconds (`REFRESH_REUSE_GRACE_SECS`, two
+    /// tabs refreshing at once), it gets the same new pair; later, it is taken for a stolen
+    /// token and the whole session ends everywhere (401 `refresh_token_reused`). Unknown or
+    /// expired, or of an ended session: 401 `invalid_refresh_token`.
+    #[oai(
+        path = "/token/refresh",
+        method = "post",
+        operation_id = "token_refresh"
+    )]
+    async fn refresh(
+        &self,
+        state: Data<&AppState>,
+        client: Data<&ClientAddress>,
+        body: JsonBody<RefreshRequest>,
+    ) -> Result<RefreshResponse, Failure<{ JSON_BODY | UNAUTHORIZED | ALWAYS }>> {
+        state
+            .limits
+            .refresh_from(client.0.0)
+            .await
+            .map_err(ApiError::too_many_requests)?;
+        let (user, tokens) = state
+            .sessions
+            .refresh(&body.0.refresh_token, &state.limits)
+            .await?;
+        Ok(RefreshResponse::Ok(Json(TokenResponse::new(user, &tokens))))
+    }
+
     /// Log out
     ///
-    /// Revokes the token used for this request, at once and on every instance. The account's
-    /// other tokens keep working.
+    /// Ends the session of the token used for this request (its refresh token too), at once
+    /// and on every instance. The account's other sessions go on.
     #[oai(path = "/logout", method = "post", operation_id = "session_delete")]
     async fn logout(
         &self,
@@ -317,9 +415,7 @@ impl AuthApi {
             .await
             .map_err(ApiError::too_many_requests)?;
         let email = Email::parse(&body.0.email.0).map_err(|message| {
-            Failure::from(ApiError::validation(crate::domain::FieldErrors::single(
-                "email", message,
-            )))
+            Failure::from(ApiError::validation(FieldErrors::single("email", message)))
         })?;
         state.password_resets.request_link(email);
         Ok(StatusReply::Ok(Json(StatusResponse {
@@ -347,7 +443,7 @@ impl AuthApi {
         let password =
             Password::parse_confirmed(request.password, Some(&request.password_confirmation))
                 .map_err(|message| {
-                    Failure::from(ApiError::validation(crate::domain::FieldErrors::single(
+                    Failure::from(ApiError::validation(FieldErrors::single(
                         "password", message,
                     )))
                 })?;

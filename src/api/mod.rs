@@ -10,6 +10,7 @@ mod layers;
 mod orders;
 mod pages;
 mod security;
+mod sessions;
 mod spec;
 mod types;
 mod users;
@@ -85,6 +86,8 @@ enum ApiTags {
     Users,
     /// Orders: owners see and change their own, admins all of them.
     Orders,
+    /// Where an account is signed in: list the sessions, sign devices out.
+    Sessions,
     /// Whether the service can serve.
     Health,
 }
@@ -92,6 +95,7 @@ enum ApiTags {
 type Api = (
     auth::AuthApi,
     email::EmailApi,
+    sessions::SessionsApi,
     users::UsersApi,
     orders::OrdersApi,
     health::HealthApi,
@@ -101,7 +105,8 @@ const DESCRIPTION: &str = "\
 Comptoir runs a shop's user accounts and orders.
 
 * Authenticate with `POST /api/register` or `POST /api/login`, then send the token as \
-`Authorization: Bearer <access_token>` (the **Authorize** button in Swagger UI).
+`Authorization: Bearer <access_token>` (the **Authorize** button in Swagger UI). When it \
+expires, `POST /api/token/refresh` with the `refresh_token` gives a new pair.
 * Every error has one JSON shape: `{\"message\", \"code\", \"errors\"}`; `errors` maps each \
 bad field or query parameter to its messages, on 422 only. A query parameter that an operation \
 does not declare is refused, not ignored.
@@ -115,6 +120,7 @@ fn openapi() -> OpenApiService<Api, ()> {
         (
             auth::AuthApi,
             email::EmailApi,
+            sessions::SessionsApi,
             users::UsersApi,
             orders::OrdersApi,
             health::HealthApi,

@@ -88,3 +88,13 @@ pub async fn delete_for_user(conn: &impl ConnectionTrait, user_id: i64) -> Resul
         .await?;
     Ok(())
 }
+
+/// Deletes the tokens that expired before `at` (used ones are deleted when used); answers how
+/// many.
+pub async fn prune(conn: &impl ConnectionTrait, at: DateTime<Utc>) -> Result<u64, DbErr> {
+    let deleted = Entity::delete_many()
+        .filter(Column::ExpiresAt.lte(at))
+        .exec(conn)
+        .await?;
+    Ok(deleted.rows_affected)
+}

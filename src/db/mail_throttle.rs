@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, sea_query::OnConflict,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    sea_query::OnConflict,
 };
 
 use super::entities::mail_throttle::{ActiveModel, Column, Entity};
@@ -39,4 +40,14 @@ pub async fn sent_at(db: &impl ConnectionTrait, key: &str) -> Result<Option<Date
         .one(db)
         .await?
         .map(|row| row.sent_at))
+}
+
+/// Deletes the rows of mails sent before `before`, which hold nothing back any more once every
+/// window has passed; answers how many.
+pub async fn prune(conn: &impl ConnectionTrait, before: DateTime<Utc>) -> Result<u64, DbErr> {
+    let deleted = Entity::delete_many()
+        .filter(Column::SentAt.lte(before))
+        .exec(conn)
+        .await?;
+    Ok(deleted.rows_affected)
 }

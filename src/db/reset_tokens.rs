@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    QueryFilter, sea_query::Expr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr,
+    EntityTrait, QueryFilter, sea_query::Expr,
 };
 
 use super::{
@@ -83,4 +83,17 @@ pub async fn delete_for_user(conn: &impl ConnectionTrait, user_id: i64) -> Resul
         .exec(conn)
         .await?;
     Ok(())
+}
+
+/// Deletes the tokens that were used, or expired, before `at`; answers how many.
+pub async fn prune(conn: &impl ConnectionTrait, at: DateTime<Utc>) -> Result<u64, DbErr> {
+    let deleted = Entity::delete_many()
+        .filter(
+            Condition::any()
+                .add(Column::ExpiresAt.lte(at))
+                .add(Column::UsedAt.lte(at)),
+        )
+        .exec(conn)
+        .await?;
+    Ok(deleted.rows_affected)
 }

@@ -4,12 +4,14 @@ pub mod account;
 pub mod listing;
 pub mod message;
 pub mod order;
+pub mod session;
 pub mod text;
 
 use std::collections::BTreeMap;
 
 pub use account::{Email, Name, Password, Role, User};
 pub use message::Message;
+pub use session::DeviceName;
 
 /// Validation failures keyed by field, Laravel-style: `{"email": ["..."]}`, each a [`Message`]
 /// that the API writes in the client's language.

@@ -5,11 +5,11 @@ use super::{
     email_verification::EmailVerifications,
     now,
     password_hasher::{Claimant, PasswordHasher},
-    sessions::{IssuedToken, Sessions},
+    sessions::{Sessions, TokenPair},
 };
 use crate::{
     db::{self, DatabaseConnection, users},
-    domain::{Email, FieldErrors, Message, Name, Password, Role, User},
+    domain::{DeviceName, Email, FieldErrors, Message, Name, Password, Role, User},
     i18n::Locale,
 };
 
@@ -78,8 +78,9 @@ impl Accounts {
     pub async fn register(
         &self,
         account: NewAccount,
+        device: &DeviceName,
         claimant: &Claimant,
-    ) -> Result<(User, IssuedToken), ServiceError> {
+    ) -> Result<(User, TokenPair), ServiceError> {
         let claimant = claimant.clone().account(account.email.as_str());
         let password_hash = self.hasher.hash(&claimant, &account.password).await?;
         let txn = db::begin(&self.db).await?;
@@ -96,7 +97,7 @@ impl Accounts {
             now(),
         )
         .await?;
-        let token = self.sessions.issue(&txn, user.id).await?;
+        let token = self.sessions.issue(&txn, user.id, device).await?;
         let link = self.verifications.issue(&txn, user.id, &user.email).await?;
         txn.commit().await?;
         tracing::Span::current().record("user_id", user.id);
@@ -105,15 +106,16 @@ impl Accounts {
         Ok((user, token))
     }
 
-    /// Checks the credentials and opens a session. An unknown email and a wrong password get
+    /// Checks the credentials and opens a session on `device`. An unknown email and a wrong password get
     /// the same answer after the same bcrypt work.
     #[tracing::instrument(skip_all)]
     pub async fn login(
         &self,
         email: &str,
         password: &str,
+        device: &DeviceName,
         claimant: &Claimant,
-    ) -> Result<(User, IssuedToken), ServiceError> {
+    ) -> Result<(User, TokenPair), ServiceError> {
         let email =
             Email::parse(email).map_err(|message| ServiceError::invalid("email", message))?;
         let found = users::credentials_by_email(&self.db, &email).await?;
@@ -128,7 +130,7 @@ impl Accounts {
         let Some(users::Credentials { user, .. }) = found.filter(|_| matches) else {
             return Err(ServiceError::invalid("email", Message::new("auth-failed")));
         };
-        let token = self.sessions.issue(&self.db, user.id).await?;
+        let token = self.sessions.issue(&self.db, user.id, device).await?;
         Ok((user, token))
     }
 }

@@ -21,12 +21,23 @@ pub enum TokenProblem {
     Revoked,
 }
 
+/// Why a refresh token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshProblem {
+    /// Unknown, expired, or of a session that ended.
+    Invalid,
+    /// Spent, and presented again after the grace window: its session is now revoked.
+    Reused,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error("the request did not validate")]
     Validation(FieldErrors),
     #[error("bad bearer token: {0:?}")]
     Unauthenticated(TokenProblem),
+    #[error("refresh token refused: {0:?}")]
+    RefreshRefused(RefreshProblem),
     #[error("not allowed")]
     Forbidden,
     /// The shop requires a verified address for this (`REQUIRE_VERIFIED_EMAIL`).

@@ -7,6 +7,7 @@ pub mod health;
 pub mod orders;
 pub mod password_hasher;
 pub mod password_reset;
+pub mod prune;
 pub mod rate_limit;
 pub mod session_cache;
 pub mod sessions;
@@ -14,7 +15,7 @@ pub mod users;
 
 use chrono::{DateTime, SubsecRound, Utc};
 
-pub use error::{ServiceError, TokenProblem};
+pub use error::{RefreshProblem, ServiceError, TokenProblem};
 
 /// The current time at whole seconds: what is stored is exactly what the API shows, and
 /// SQLite's text timestamps keep one width, so they compare correctly.

@@ -296,6 +296,24 @@ impl RateLimits {
         .await
     }
 
+    /// A refresh, per client address: checked before anything is looked up.
+    pub async fn refresh_from(&self, client: IpAddr) -> Result<(), Decision> {
+        self.check(
+            &format!("refresh-address:{client}"),
+            self.settings.refresh_per_address,
+        )
+        .await
+    }
+
+    /// A refresh of a known session, whichever of its refresh tokens was presented.
+    pub async fn refresh_of(&self, session_public_id: &str) -> Result<(), Decision> {
+        self.check(
+            &format!("refresh:{session_public_id}"),
+            self.settings.refresh,
+        )
+        .await
+    }
+
     /// A check of `current_password` before one's own email or password changes: guessed like
     /// a login, so limited like one, per account whatever the address.
     pub async fn current_password(&self, user_id: i64) -> Result<(), Decision> {
@@ -345,6 +363,8 @@ mod tests {
             forgot_password: None,
             current_password: None,
             api: None,
+            refresh: None,
+            refresh_per_address: None,
             redis_url: None,
             redis_prefix: "test".into(),
         })

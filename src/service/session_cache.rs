@@ -20,6 +20,10 @@
 //!
 //! The age limit bounds only what nobody announces: a change made with a raw SQL shell on
 //! SQLite, or a PostgreSQL listener cut off without its connection failing.
+//!
+//! Each entry also remembers when its session's use was last recorded, so that a session
+//! used without pause writes `last_used_at` once per interval from each instance, and a
+//! cached request otherwise costs no write.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -27,7 +31,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::oneshot;
 
 use super::{now, random_hex};
@@ -97,11 +101,14 @@ struct Entry {
     user: User,
     session_expires_at: DateTime<Utc>,
     stored_at: Instant,
+    last_used_at: DateTime<Utc>,
 }
 
 /// What a lookup found.
 pub enum Lookup {
-    Hit(User),
+    /// The session's user and, when its last recorded use is older than the interval asked
+    /// about, `true` once: the caller records the use (the entry already counts it as done).
+    Hit(User, bool),
     /// Not cached; the ticket, when there is one, lets `store` keep what the database says.
     Miss(Option<Ticket>),
 }
@@ -135,29 +142,43 @@ impl SessionCache {
         })
     }
 
-    /// The user of a live session `jti` of `user_id`, if remembered.
-    pub fn lookup(&self, jti: &str, user_id: i64) -> Lookup {
+    /// The user of a live session `jti` of `user_id`, if remembered, and whether its use
+    /// should be recorded (last recorded `touch_interval` ago or more).
+    pub fn lookup(&self, jti: &str, user_id: i64, touch_interval: TimeDelta) -> Lookup {
         let Some(entries) = &self.entries else {
             return Lookup::Miss(None);
         };
-        let Some(state) = entries.current(self.counter.as_deref()) else {
+        let Some(mut state) = entries.current(self.counter.as_deref()) else {
             return Lookup::Miss(None);
         };
-        match state.sessions.get(jti) {
+        let generation = state.generation;
+        let at = now();
+        match state.sessions.get_mut(jti) {
             Some(entry)
                 if entry.user.id == user_id
                     && entry.stored_at.elapsed() < entries.max_age
-                    && now() < entry.session_expires_at =>
+                    && at < entry.session_expires_at =>
             {
-                Lookup::Hit(entry.user.clone())
+                let touch = at - entry.last_used_at >= touch_interval;
+                if touch {
+                    entry.last_used_at = at;
+                }
+                Lookup::Hit(entry.user.clone(), touch)
             }
-            _ => Lookup::Miss(Some(Ticket(state.generation))),
+            _ => Lookup::Miss(Some(Ticket(generation))),
         }
     }
 
     /// Remembers what the database said about a session, unless something changed since
     /// `ticket` was taken.
-    pub fn store(&self, ticket: Ticket, jti: &str, user: &User, session_expires_at: DateTime<Utc>) {
+    pub fn store(
+        &self,
+        ticket: Ticket,
+        jti: &str,
+        user: &User,
+        session_expires_at: DateTime<Utc>,
+        last_used_at: DateTime<Utc>,
+    ) {
         let Some(entries) = &self.entries else {
             return;
         };
@@ -182,6 +203,7 @@ impl SessionCache {
                 user: user.clone(),
                 session_expires_at,
                 stored_at: Instant::now(),
+                last_used_at,
             },
         );
     }

@@ -16,7 +16,7 @@ use poem_openapi::{Object, types::Example};
 use crate::{
     domain::{FieldErrors, Message},
     i18n::{self, Locale},
-    service::{ServiceError, TokenProblem, rate_limit::Decision},
+    service::{RefreshProblem, ServiceError, TokenProblem, rate_limit::Decision},
 };
 
 /// The body of every error response, from a handler or from the framework.
@@ -106,6 +106,18 @@ impl ApiError {
             TokenProblem::Revoked => "error-token-revoked",
         });
         let mut error = Self::unauthenticated(message.clone());
+        error.token_problem = Some(message);
+        error
+    }
+
+    /// A refresh token that is not (or no longer) good.
+    pub fn refresh_refused(problem: RefreshProblem) -> Self {
+        let (code, message) = match problem {
+            RefreshProblem::Invalid => ("invalid_refresh_token", "error-refresh-token-invalid"),
+            RefreshProblem::Reused => ("refresh_token_reused", "error-refresh-token-reused"),
+        };
+        let message = Message::new(message);
+        let mut error = Self::new(StatusCode::UNAUTHORIZED, code, message.clone());
         error.token_problem = Some(message);
         error
     }
@@ -267,6 +279,7 @@ impl From<ServiceError> for ApiError {
         match err {
             ServiceError::Validation(errors) => Self::validation(errors),
             ServiceError::Unauthenticated(problem) => Self::invalid_token(problem),
+            ServiceError::RefreshRefused(problem) => Self::refresh_refused(problem),
             ServiceError::Forbidden => Self::forbidden(),
             ServiceError::EmailNotVerified => Self::email_not_verified(),
             ServiceError::NotFound => Self::not_found(Message::new("error-not-found")),

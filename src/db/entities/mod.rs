@@ -5,5 +5,6 @@ pub mod mail_throttle;
 pub mod order_items;
 pub mod orders;
 pub mod password_reset_tokens;
+pub mod refresh_tokens;
 pub mod sessions;
 pub mod users;

@@ -1,0 +1,94 @@
+//! Deleting what can no longer be used: expired or revoked sessions (their refresh tokens go
+//! with them), expired refresh tokens, used or expired reset and confirmation tokens, and
+//! mail-throttle rows whose window has passed. Every server does it now and then
+//! (`PRUNE_INTERVAL_SECS`), and `comptoir prune` on demand.
+//!
+//! Instances do not fight over it: on PostgreSQL a pass first takes a transaction-scoped
+//! advisory lock without waiting, and skips when another instance holds it (two deletes of
+//! the same rows in different orders could otherwise deadlock); on SQLite the deletes take the
+//! one write lock in turn, and a second pass finds nothing left.
+
+use std::time::Duration;
+
+use chrono::TimeDelta;
+
+use super::{ServiceError, now};
+use crate::db::{
+    self, ConnectionTrait, DatabaseConnection, email_verifications, mail_throttle, refresh_tokens,
+    reset_tokens, sessions,
+};
+
+/// An arbitrary key for PostgreSQL's advisory lock that one pruning pass holds.
+const PRUNE_LOCK: i64 = 0x7072_756e_6500; // "prune"
+
+/// Mail-throttle rows older than this hold nothing back: every window is shorter.
+const THROTTLE_KEPT: TimeDelta = TimeDelta::days(1);
+
+/// What one pass deleted; `None` from [`Pruner::prune`] when another instance was at it.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pruned {
+    pub sessions: u64,
+    pub refresh_tokens: u64,
+    pub reset_tokens: u64,
+    pub verification_tokens: u64,
+    pub mail_throttle: u64,
+}
+
+#[derive(Clone)]
+pub struct Pruner {
+    db: DatabaseConnection,
+}
+
+impl Pruner {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    /// One pass, in one transaction.
+    pub async fn prune(&self) -> Result<Option<Pruned>, ServiceError> {
+        let txn = db::begin(&self.db).await?;
+        if db::is_postgres(&self.db) {
+            let locked = txn
+                .query_one_raw(sea_orm::Statement::from_string(
+                    sea_orm::DbBackend::Postgres,
+                    format!("SELECT pg_try_advisory_xact_lock({PRUNE_LOCK}) AS locked"),
+                ))
+                .await?
+                .map(|row| row.try_get::<bool>("", "locked"))
+                .transpose()?
+                .unwrap_or(false);
+            if !locked {
+                return Ok(None);
+            }
+        }
+        let at = now();
+        let pruned = Pruned {
+            // Refresh tokens first: those of a deleted session are gone with it, uncounted.
+            refresh_tokens: refresh_tokens::prune(&txn, at).await?,
+            sessions: sessions::prune(&txn, at).await?,
+            reset_tokens: reset_tokens::prune(&txn, at).await?,
+            verification_tokens: email_verifications::prune(&txn, at).await?,
+            mail_throttle: mail_throttle::prune(&txn, at - THROTTLE_KEPT).await?,
+        };
+        txn.commit().await?;
+        Ok(Some(pruned))
+    }
+
+    /// Prunes every `interval` (give or take a tenth, so that instances started together
+    /// spread out) for as long as the runtime runs.
+    pub fn run_every(self, interval: Duration) {
+        tokio::spawn(async move {
+            loop {
+                let jitter = interval.mul_f64(rand::random_range(0.9..1.1));
+                tokio::time::sleep(jitter).await;
+                match self.prune().await {
+                    Ok(Some(pruned)) => {
+                        tracing::info!(?pruned, "pruned expired sessions and tokens");
+                    }
+                    Ok(None) => tracing::debug!("another instance is pruning"),
+                    Err(err) => tracing::warn!(error = %err, "pruning failed; trying again later"),
+                }
+            }
+        });
+    }
+}
