@@ -339,7 +339,7 @@ fn token_settings(get: &impl Fn(&str) -> Option<String>) -> Result<TokenSettings
         previous_secret: secret("JWT_SECRET_PREVIOUS")?,
         ttl: seconds(get, "ACCESS_TOKEN_TTL_SECS", 3600, 1, 31_536_000)?,
         session_cache_ttl: seconds(get, "SESSION_CACHE_SECS", 5, 0, 300)?,
-        refresh_ttl: seconds(get, "REFRESH_TOKEN_TTL_SECS", 2_592_000, 60, 31_536_000)?,
+        refresh_ttl: seconds(get, "REFRESH_TOKEN_TTL_SECS", 2_592_000, 1, 31_536_000)?,
         refresh_reuse_grace: seconds(get, "REFRESH_REUSE_GRACE_SECS", 10, 0, 300)?,
         prune_interval: Some(seconds(get, "PRUNE_INTERVAL_SECS", 3600, 0, 604_800)?)
             .filter(|interval| !interval.is_zero()),
