@@ -28,6 +28,16 @@ const LINKS: [(&str, &[(&str, &str)]); 2] = [
     ),
 ];
 
+/// Responses whose generic description (from `Failure`) would mislead: operation, status,
+/// what it means there.
+const RESPONSE_DESCRIPTIONS: [(&str, &str, &str); 1] = [(
+    "token_refresh",
+    "401",
+    "The refresh token is unknown, expired or of an ended session (`invalid_refresh_token`), \
+     or it was spent and sent again after the grace window, which ends its session \
+     (`refresh_token_reused`).",
+)];
+
 /// Response objects that always carry every field, `null` when empty.
 const COMPLETE_OBJECTS: [&str; 2] = ["User", "Order"];
 
@@ -41,7 +51,22 @@ pub fn document() -> Value {
     declare_query_refusals(&mut spec);
     add_links(&mut spec);
     declare_languages(&mut spec);
+    describe_responses(&mut spec);
     spec
+}
+
+fn describe_responses(spec: &mut Value) {
+    for operation in operations(spec) {
+        for (id, status, description) in RESPONSE_DESCRIPTIONS {
+            if operation.get("operationId").and_then(Value::as_str) == Some(id)
+                && let Some(response) = operation
+                    .get_mut("responses")
+                    .and_then(|responses| responses.get_mut(status))
+            {
+                response["description"] = json!(description);
+            }
+        }
+    }
 }
 
 /// Every operation takes an optional `Accept-Language` and every response says its
