@@ -357,6 +357,11 @@ impl Sessions {
                 })
             })?
             .claims;
+        // jsonwebtoken still accepts a token during the second of its `exp`; RFC 7519 (4.1.4)
+        // does not, and neither does `expires_in`.
+        if claims.exp <= now().timestamp() {
+            return Err(ServiceError::Unauthenticated(TokenProblem::Expired));
+        }
         let user_id: i64 = claims
             .sub
             .parse()

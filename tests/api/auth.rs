@@ -6,7 +6,9 @@ use reqwest::{Method, StatusCode};
 use sea_orm::ConnectionTrait;
 use serde_json::json;
 
-use crate::helpers::{JWT_SECRET, Reply, captured_logs, spawn_app, spawn_app_with, unique_email};
+use crate::helpers::{
+    JWT_SECRET, Reply, captured_logs, claims_of, spawn_app, spawn_app_with, unique_email,
+};
 
 #[tokio::test]
 async fn register_returns_201_with_a_bearer_token_and_the_user() {
@@ -283,17 +285,6 @@ fn sign(
         &header,
         claims,
         &jsonwebtoken::EncodingKey::from_secret(secret),
-    )
-    .unwrap()
-}
-
-fn claims_of(token: &str) -> serde_json::Value {
-    use base64::Engine;
-    let payload = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap(),
     )
     .unwrap()
 }

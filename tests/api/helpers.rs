@@ -50,6 +50,18 @@ pub fn captured_logs() -> String {
     String::from_utf8_lossy(&logs().0.lock().unwrap()).into_owned()
 }
 
+/// The claims of a JWT, read without checking it.
+pub fn claims_of(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
 /// A database of its own for one test: a SQLite file in a temporary folder or, when
 /// `TEST_DATABASE_URL` names a PostgreSQL server, a fresh database there, dropped afterwards.
 pub struct TestDatabase {

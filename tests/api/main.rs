@@ -23,6 +23,7 @@ mod outage;
 mod password_reset;
 mod proxy;
 mod query_parameters;
+mod refresh;
 mod reset_page_language;
 mod session_cache;
 mod smtp;
