@@ -161,7 +161,7 @@ impl Sessions {
             expires_at,
         )
         .await?;
-        self.pair(user_id, &jti, issued_at, expires_at, refresh_token)
+        self.pair(user_id, &jti, issued_at, expires_at, refresh_token, true)
     }
 
     /// Exchanges a refresh token for a new pair of the same session. See the module's comment
@@ -237,8 +237,15 @@ impl Sessions {
             .await?;
         sessions::extend(&txn, session.row_id, expires_at, at).await?;
         txn.commit().await?;
-        self.pair(session.user_id, &session.jti, at, expires_at, successor)
-            .map(Some)
+        self.pair(
+            session.user_id,
+            &session.jti,
+            at,
+            expires_at,
+            successor,
+            true,
+        )
+        .map(Some)
     }
 
     /// The pair that replaced `presented` when it was spent at `spent_at`, made again.
@@ -262,6 +269,7 @@ impl Sessions {
                     token.issued_at,
                     token.expires_at,
                     successor,
+                    false,
                 );
             }
         }
@@ -277,6 +285,7 @@ impl Sessions {
         issued_at: DateTime<Utc>,
         refresh_expires_at: DateTime<Utc>,
         refresh_token: String,
+        fresh: bool,
     ) -> Result<TokenPair, ServiceError> {
         let access_ttl = TimeDelta::from_std(self.ttl).context("access token lifetime")?;
         let expires_at = (issued_at + access_ttl).min(refresh_expires_at);
@@ -290,7 +299,10 @@ impl Sessions {
         header.kid = Some(self.current_key()?.id.clone());
         let access_token = jsonwebtoken::encode(&header, &claims, &self.encoding)
             .context("signing an access token")?;
-        let left = |until: DateTime<Utc>| (until - now()).to_std().unwrap_or_default();
+        // A new pair is counted from its issue, not from the clock, which may have ticked
+        // since: it lives exactly its lifetimes. One made again later has what is left.
+        let from = if fresh { issued_at } else { now() };
+        let left = |until: DateTime<Utc>| (until - from).to_std().unwrap_or_default();
         Ok(TokenPair {
             access_token: Secret::new(access_token),
             expires_in: left(expires_at),
