@@ -26,6 +26,7 @@ mod query_parameters;
 mod refresh;
 mod reset_page_language;
 mod session_cache;
+mod sessions;
 mod smtp;
 mod spec;
 mod storage;
