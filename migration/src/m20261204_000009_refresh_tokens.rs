@@ -2,6 +2,10 @@
 //! `GET /api/sessions` shows; never the token's `jti`), the name of its device and when it was
 //! last used, and `refresh_tokens` holds the SHA-256 of each refresh token, spent or live.
 //!
+//! During a rolling upgrade, instances of the previous version still open sessions without a
+//! public id: a trigger gives each one its own, where the column's default (the same `''` for
+//! all) would break the unique index at their second sign-in.
+//!
 //! On PostgreSQL the change trigger now fires only for what can end a session (its
 //! revocation, its deletion): recording a use or a refresh changes nothing a cache holds, and
 //! would otherwise empty the user's cached sessions on every instance once a minute.
@@ -23,6 +27,37 @@ CREATE TRIGGER sessions_notify_session_change AFTER UPDATE OR DELETE ON sessions
     FOR EACH ROW EXECUTE FUNCTION comptoir_notify_session_change();
 ";
 
+// Sessions from before get a random public id, and count as used when issued; those an older
+// instance opens later get theirs from a trigger.
+const PUBLIC_IDS_POSTGRES: &str = r"
+UPDATE sessions SET public_id = md5(random()::text || id::text), last_used_at = issued_at;
+CREATE OR REPLACE FUNCTION comptoir_session_public_id() RETURNS trigger AS $$
+BEGIN
+    NEW.public_id := md5(random()::text || NEW.id::text);
+    RETURN NEW;
+END;
+$$ LANGUAGE plpgsql;
+DROP TRIGGER IF EXISTS sessions_public_id_default ON sessions;
+CREATE TRIGGER sessions_public_id_default BEFORE INSERT ON sessions
+    FOR EACH ROW WHEN (NEW.public_id = '') EXECUTE FUNCTION comptoir_session_public_id();
+";
+
+const PUBLIC_IDS_SQLITE: &str = r"
+UPDATE sessions SET public_id = lower(hex(randomblob(16))), last_used_at = issued_at;
+CREATE TRIGGER IF NOT EXISTS sessions_public_id_default AFTER INSERT ON sessions
+    FOR EACH ROW WHEN NEW.public_id = ''
+BEGIN
+    UPDATE sessions SET public_id = lower(hex(randomblob(16))) WHERE id = NEW.id;
+END;
+";
+
+const DROP_PUBLIC_ID_TRIGGER_POSTGRES: &str = r"
+DROP TRIGGER IF EXISTS sessions_public_id_default ON sessions;
+DROP FUNCTION IF EXISTS comptoir_session_public_id();
+";
+
+const DROP_PUBLIC_ID_TRIGGER_SQLITE: &str = "DROP TRIGGER IF EXISTS sessions_public_id_default;";
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -43,17 +78,7 @@ impl MigrationTrait for Migration {
                 )
                 .await?;
         }
-        // Sessions from before get a random public id, and count as used when issued.
-        let random_id = match manager.get_database_backend() {
-            DbBackend::Postgres => "md5(random()::text || id::text)",
-            _ => "lower(hex(randomblob(16)))",
-        };
-        manager
-            .get_connection()
-            .execute_unprepared(&format!(
-                "UPDATE sessions SET public_id = {random_id}, last_used_at = issued_at"
-            ))
-            .await?;
+        run_per_engine(manager, PUBLIC_IDS_POSTGRES, PUBLIC_IDS_SQLITE).await?;
         manager
             .create_index(
                 Index::create()
@@ -128,6 +153,12 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         run_on_postgres(manager, WIDE_TRIGGER).await?;
+        run_per_engine(
+            manager,
+            DROP_PUBLIC_ID_TRIGGER_POSTGRES,
+            DROP_PUBLIC_ID_TRIGGER_SQLITE,
+        )
+        .await?;
         manager
             .drop_table(Table::drop().table(RefreshTokens::Table).to_owned())
             .await?;
@@ -158,6 +189,23 @@ async fn run_on_postgres(manager: &SchemaManager<'_>, sql: &str) -> Result<(), D
     if manager.get_database_backend() != DbBackend::Postgres {
         return Ok(());
     }
+    manager
+        .get_connection()
+        .execute_unprepared(sql)
+        .await
+        .map(|_| ())
+}
+
+/// Runs `postgres` or `sqlite`, whichever is written for this database.
+async fn run_per_engine(
+    manager: &SchemaManager<'_>,
+    postgres: &str,
+    sqlite: &str,
+) -> Result<(), DbErr> {
+    let sql = match manager.get_database_backend() {
+        DbBackend::Postgres => postgres,
+        _ => sqlite,
+    };
     manager
         .get_connection()
         .execute_unprepared(sql)

@@ -882,3 +882,39 @@ async fn sessions_from_before_the_upgrade_get_an_id_and_a_last_use() {
     let reply = app.delete(&path, Some(&admin.token)).await;
     assert_eq!(reply.body, json!({"revoked": 2}));
 }
+
+#[tokio::test]
+async fn sessions_an_older_instance_opens_during_the_upgrade_each_get_an_id() {
+    let app = spawn_app().await;
+    let ada = app.ordinary_user("Ada").await;
+    // Two sign-ins by an instance of the previous version, which writes none of the new
+    // columns.
+    let db = app.db().await;
+    for jti in ["older-instance-one", "older-instance-two"] {
+        db.execute_unprepared(&format!(
+            "INSERT INTO sessions (jti, user_id, issued_at, expires_at) \
+             SELECT '{jti}', user_id, issued_at, expires_at FROM sessions WHERE jti = '{}'",
+            jti_of(&ada.token)
+        ))
+        .await
+        .unwrap();
+    }
+
+    let list = sessions_of(&app, &ada.token).await;
+    assert_eq!(list.len(), 3);
+    let mut ids = ids(&list);
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "{list:?}");
+    for session in list.iter().filter(|session| session["current"] == false) {
+        assert_eq!(session["device_name"], "unknown");
+        assert_eq!(session["last_used_at"], session["created_at"]);
+        app.delete(
+            &format!("/api/sessions/{}", session["id"].as_str().unwrap()),
+            Some(&ada.token),
+        )
+        .await
+        .assert_status(204);
+    }
+    assert_eq!(sessions_of(&app, &ada.token).await.len(), 1);
+}
