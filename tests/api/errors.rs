@@ -126,9 +126,10 @@ async fn every_response_carries_a_request_id() {
 #[tokio::test]
 async fn an_unexpected_failure_is_a_500_that_tells_nothing_and_logs_the_cause() {
     let app = spawn_app().await;
+    // Refresh tokens first: on PostgreSQL their foreign key holds `sessions` up.
     app.db()
         .await
-        .execute_unprepared("DROP TABLE sessions")
+        .execute_unprepared("DROP TABLE refresh_tokens; DROP TABLE sessions")
         .await
         .unwrap();
     let reply = app
