@@ -7,6 +7,7 @@ mod email;
 mod error;
 mod health;
 mod layers;
+mod oauth;
 mod orders;
 mod pages;
 mod security;
@@ -91,6 +92,7 @@ enum ApiTags {
 
 type Api = (
     auth::AuthApi,
+    oauth::OAuthApi,
     email::EmailApi,
     users::UsersApi,
     orders::OrdersApi,
@@ -101,7 +103,9 @@ const DESCRIPTION: &str = "\
 Comptoir runs a shop's user accounts and orders.
 
 * Authenticate with `POST /api/register` or `POST /api/login`, then send the token as \
-`Authorization: Bearer <access_token>` (the **Authorize** button in Swagger UI).
+`Authorization: Bearer <access_token>` (the **Authorize** button in Swagger UI). OAuth2 clients \
+get one from `POST /api/oauth/token` (RFC 6749's password grant), and so does **Authorize** \
+with an email and a password (`OAuth2Password`): no token to copy.
 * Every error has one JSON shape: `{\"message\", \"code\", \"errors\"}`; `errors` maps each \
 bad field or query parameter to its messages, on 422 only. A query parameter that an operation \
 does not declare is refused, not ignored.
@@ -114,6 +118,7 @@ fn openapi() -> OpenApiService<Api, ()> {
     OpenApiService::new(
         (
             auth::AuthApi,
+            oauth::OAuthApi,
             email::EmailApi,
             users::UsersApi,
             orders::OrdersApi,
