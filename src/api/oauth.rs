@@ -56,6 +56,7 @@ pub struct TokenRequest {
     pub client_id: Option<String>,
 }
 
+/// `password`: an account's email and password; `refresh_token`: a refresh token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename = "OAuthGrantType", rename_all = "snake_case")]
 pub enum GrantType {
@@ -128,7 +129,7 @@ impl TokenReply {
     }
 }
 
-/// RFC 6749 §5.2's error codes.
+/// RFC 6749 §5.2's error code, for OAuth2 clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename = "OAuthErrorCode", rename_all = "snake_case")]
 pub enum ErrorCode {
@@ -154,7 +155,8 @@ impl ErrorCode {
 #[derive(Debug, Object)]
 #[oai(rename = "OAuthError", example)]
 pub struct OAuthError {
-    /// RFC 6749's error code, for OAuth2 clients.
+    // No doc comment: poem-openapi would wrap the enum's `$ref` in an `allOf`, which
+    // openapi-python-client cannot read. The enum describes itself.
     pub error: ErrorCode,
     /// What went wrong, in English, for the developer.
     pub error_description: String,
