@@ -27,7 +27,7 @@ lint: ## formatting and clippy, warnings as errors
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-conformance: .venv/installed conformance/node_modules/installed ## schemathesis, spec linters and generated clients against a live release build
+conformance: .venv/installed conformance/node_modules/installed ## spec linters, Swagger UI in Chromium, schemathesis and generated clients against a live release build
 	bash conformance/run
 
 .venv/installed: conformance/requirements.txt

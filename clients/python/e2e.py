@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import httpx
+from oauthlib.oauth2 import InvalidGrantError, LegacyApplicationClient
+from requests_oauthlib import OAuth2Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "generated"))
 
@@ -45,6 +47,7 @@ from comptoir_client.models import (  # noqa: E402
     RegisterRequest,
     TokenResponse,
     UpdateOrderRequest,
+    User,
     VerifyEmailRequest,
 )
 from comptoir_client.types import UNSET, Response  # noqa: E402
@@ -109,6 +112,27 @@ def main() -> None:
     check(step, login.expires_in > 0, f"expires_in {login.expires_in}")
     client = AuthenticatedClient(base_url=base_url, token=login.access_token, raise_on_unexpected_status=True)
     ok(step, f"200, token expires in {login.expires_in} s")
+
+    step = begin("OAuth2 password grant (requests-oauthlib)")
+    # A generic OAuth2 library, as it is: RFC 6749's password grant at the spec's tokenUrl, then
+    # the generated client with the token it got. oauthlib wants HTTPS; the test server is local.
+    os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
+    token_url = base_url + "/api/oauth/token"
+    oauth = OAuth2Session(client=LegacyApplicationClient(client_id="comptoir-e2e"))
+    token = oauth.fetch_token(token_url=token_url, username=email.upper(), password=password)
+    check(step, token["token_type"] == "Bearer", f"token_type {token['token_type']!r}")
+    via_oauth = AuthenticatedClient(base_url=base_url, token=token["access_token"], raise_on_unexpected_status=True)
+    me: User = expect(step, account_view.sync_detailed(client=via_oauth), HTTPStatus.OK, User)
+    check(step, me.email == email, f"email {me.email!r}")
+    ok(step, f"token expires in {token['expires_in']} s; GET /api/user is {me.email}")
+
+    step = begin("OAuth2 wrong password (invalid_grant)")
+    try:
+        oauth.fetch_token(token_url=token_url, username=email, password="not the password")
+        fail(step, "a wrong password got a token")
+    except InvalidGrantError as refused_grant:
+        check(step, refused_grant.status_code == HTTPStatus.BAD_REQUEST, f"status {refused_grant.status_code}")
+        ok(step, f"{refused_grant.error}: {refused_grant.description}")
 
     step = begin("new confirmation link (429)")
     # Registration mailed one a moment ago: one a minute at most.

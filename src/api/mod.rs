@@ -7,6 +7,7 @@ mod email;
 mod error;
 mod health;
 mod layers;
+mod oauth;
 mod orders;
 mod pages;
 mod security;
@@ -94,6 +95,7 @@ enum ApiTags {
 
 type Api = (
     auth::AuthApi,
+    oauth::OAuthApi,
     email::EmailApi,
     sessions::SessionsApi,
     users::UsersApi,
@@ -105,7 +107,9 @@ const DESCRIPTION: &str = "\
 Comptoir runs a shop's user accounts and orders.
 
 * Authenticate with `POST /api/register` or `POST /api/login`, then send the token as \
-`Authorization: Bearer <access_token>` (the **Authorize** button in Swagger UI). When it \
+`Authorization: Bearer <access_token>` (the **Authorize** button in Swagger UI). OAuth2 clients \
+get one from `POST /api/oauth/token` (RFC 6749's password and refresh_token grants), and so \
+does **Authorize** with an email and a password (`OAuth2Password`): no token to copy. When it \
 expires, `POST /api/token/refresh` with the `refresh_token` gives a new pair.
 * Every error has one JSON shape: `{\"message\", \"code\", \"errors\"}`; `errors` maps each \
 bad field or query parameter to its messages, on 422 only. A query parameter that an operation \
@@ -119,6 +123,7 @@ fn openapi() -> OpenApiService<Api, ()> {
     OpenApiService::new(
         (
             auth::AuthApi,
+            oauth::OAuthApi,
             email::EmailApi,
             sessions::SessionsApi,
             users::UsersApi,

@@ -1,16 +1,95 @@
-//! Bearer authentication: the security scheme in the spec and the check behind it.
+//! Bearer authentication: the security schemes in the spec and the check behind them.
+//!
+//! One token, two ways to get it, so two schemes in the spec: `BearerAuth`, a token pasted by
+//! hand, and `OAuth2Password`, whose password flow lets Swagger UI's Authorize dialog (or any
+//! OAuth2 client) fetch one from `POST /api/oauth/token` with an email and a password. Every
+//! protected operation lists both as alternatives; either way the request carries
+//! `Authorization: Bearer <token>`, checked once.
 
-use poem::Request;
-use poem_openapi::{SecurityScheme, auth::Bearer};
+use poem::{Request, RequestBody};
+use poem_openapi::{
+    ApiExtractor, ApiExtractorType, ExtractParamOptions,
+    auth::{Bearer, BearerAuthorization},
+    registry::{MetaOAuthFlow, MetaOAuthFlows, MetaSecurityScheme, Registry},
+};
 
 use super::{AppState, error::ApiError};
 use crate::service::sessions::Authenticated;
 
-/// An access token from `POST /api/register` or `POST /api/login`, sent as
-/// `Authorization: Bearer <token>`.
-#[derive(SecurityScheme)]
-#[oai(ty = "bearer", bearer_format = "JWT", checker = "authenticate")]
+/// The account behind the request's bearer token, whichever scheme it was obtained by.
 pub struct BearerAuth(pub Authenticated);
+
+const PASTED_TOKEN: &str = "BearerAuth";
+const PASSWORD_FLOW: &str = "OAuth2Password";
+
+/// Written by hand rather than derived: a derived scheme has one name, and a derived enum of
+/// two would check a bad token twice. Here the operations list both schemes and the token is
+/// read and checked once.
+impl<'a> ApiExtractor<'a> for BearerAuth {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        registry.create_security_scheme(
+            PASTED_TOKEN,
+            MetaSecurityScheme {
+                ty: "http",
+                description: Some(
+                    "An access token from `POST /api/register`, `POST /api/login` or \
+                     `POST /api/oauth/token`, sent as `Authorization: Bearer <token>`.",
+                ),
+                name: None,
+                key_in: None,
+                scheme: Some("bearer"),
+                bearer_format: Some("JWT"),
+                flows: None,
+                openid_connect_url: None,
+            },
+        );
+        registry.create_security_scheme(
+            PASSWORD_FLOW,
+            MetaSecurityScheme {
+                ty: "oauth2",
+                description: Some(
+                    "Sign in with an account's email (as `username`) and password: the token \
+                     endpoint (RFC 6749's password grant) returns an access token, then sent as \
+                     `Authorization: Bearer <token>`. No client id or secret is needed.",
+                ),
+                name: None,
+                key_in: None,
+                scheme: None,
+                bearer_format: None,
+                flows: Some(MetaOAuthFlows {
+                    implicit: None,
+                    password: Some(MetaOAuthFlow {
+                        authorization_url: None,
+                        token_url: Some("/api/oauth/token"),
+                        refresh_url: Some("/api/oauth/token"),
+                        scopes: Vec::new(),
+                    }),
+                    client_credentials: None,
+                    authorization_code: None,
+                }),
+                openid_connect_url: None,
+            },
+        );
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        vec![PASTED_TOKEN, PASSWORD_FLOW]
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        _body: &mut RequestBody,
+        _param_opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        let bearer = Bearer::from_request(request)?;
+        authenticate(request, bearer).await.map(Self)
+    }
+}
 
 async fn authenticate(request: &Request, bearer: Bearer) -> poem::Result<Authenticated> {
     let state = request

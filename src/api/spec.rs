@@ -38,6 +38,10 @@ const RESPONSE_DESCRIPTIONS: [(&str, &str, &str); 1] = [(
      (`refresh_token_reused`).",
 )];
 
+/// Request objects whose unknown fields are ignored rather than refused: a token request's,
+/// as RFC 6749 §3.2 wants.
+const OPEN_OBJECTS: [&str; 1] = ["OAuthTokenRequest"];
+
 /// Response objects that always carry every field, `null` when empty.
 const COMPLETE_OBJECTS: [&str; 2] = ["User", "Order"];
 
@@ -45,6 +49,7 @@ const COMPLETE_OBJECTS: [&str; 2] = ["User", "Order"];
 pub fn document() -> Value {
     let mut spec: Value = serde_json::from_str(&super::openapi().spec()).unwrap_or_default();
     close_objects(&mut spec);
+    complete_oauth_flows(&mut spec);
     require_every_field(&mut spec);
     name_enum_values(&mut spec);
     mark_public_operations(&mut spec);
@@ -127,12 +132,36 @@ fn close_objects(spec: &mut Value) {
     else {
         return;
     };
-    for schema in schemas.values_mut().filter_map(Value::as_object_mut) {
+    for (name, schema) in schemas.iter_mut() {
+        let Some(schema) = schema.as_object_mut() else {
+            continue;
+        };
         if schema.get("type") == Some(&json!("object"))
+            && !OPEN_OBJECTS.contains(&name.as_str())
             && !schema.contains_key("additionalProperties")
         {
             schema.insert("additionalProperties".into(), json!(false));
         }
+    }
+}
+
+/// OpenAPI 3.0 requires an OAuth2 flow's `scopes`, even empty, and poem-openapi leaves an
+/// empty one out: tokens here have no scopes.
+fn complete_oauth_flows(spec: &mut Value) {
+    let Some(schemes) = spec
+        .pointer_mut("/components/securitySchemes")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let flows = schemes
+        .values_mut()
+        .filter_map(|scheme| scheme.get_mut("flows"))
+        .filter_map(Value::as_object_mut)
+        .flat_map(|flows| flows.values_mut())
+        .filter_map(Value::as_object_mut);
+    for flow in flows {
+        flow.entry("scopes").or_insert_with(|| json!({}));
     }
 }
 

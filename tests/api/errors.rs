@@ -20,6 +20,32 @@ async fn malformed_json_is_a_400() {
 }
 
 #[tokio::test]
+async fn a_body_of_whitespace_that_json_does_not_allow_is_malformed() {
+    let app = spawn_app().await;
+    let (id, token) = app.user_token("Ada").await;
+    // JSON's whitespace alone is an empty body: a PATCH that changes nothing.
+    let empty = app
+        .send(
+            app.request(Method::PATCH, &format!("/api/users/{id}"))
+                .bearer_auth(&token)
+                .header("content-type", "application/json")
+                .body(" \t\r\n"),
+        )
+        .await;
+    assert_eq!(empty.status, StatusCode::OK, "{}", empty.body);
+    // A form feed is not JSON whitespace (schemathesis found it accepted).
+    let form_feed = app
+        .send(
+            app.request(Method::PATCH, &format!("/api/users/{id}"))
+                .bearer_auth(&token)
+                .header("content-type", "application/json")
+                .body("\x0c"),
+        )
+        .await;
+    form_feed.assert_error(400, "malformed_json");
+}
+
+#[tokio::test]
 async fn a_body_that_is_not_an_object_is_a_422() {
     let app = spawn_app().await;
     let reply = app

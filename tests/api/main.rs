@@ -18,6 +18,7 @@ mod languages;
 mod limits;
 mod mail_language;
 mod normalisation;
+mod oauth;
 mod orders;
 mod outage;
 mod password_reset;

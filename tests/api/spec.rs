@@ -1,7 +1,7 @@
 //! The OpenAPI document: committed, served, and complete enough to generate typed clients.
 
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::helpers::spawn_app;
 
@@ -92,27 +92,52 @@ fn every_operation_has_an_id_one_tag_a_summary_and_typed_responses() {
                 let schema = &response["content"]["application/json; charset=utf-8"]["schema"];
                 assert!(schema.is_object(), "{id} {status} has no JSON schema");
                 let is_error = status.starts_with('4') || status.starts_with('5');
-                // The health check's 503 carries the health report itself.
+                // The health check's 503 carries the health report itself; the token
+                // endpoint's own refusals carry RFC 6749's fields too.
+                let expected = if id == "oauth_token_create"
+                    && ["400", "401", "415"].contains(&status.as_str())
+                {
+                    "#/components/schemas/OAuthError"
+                } else {
+                    "#/components/schemas/ErrorBody"
+                };
                 if is_error && !(status == "503" && path == "/health") {
-                    assert_eq!(
-                        schema["$ref"], "#/components/schemas/ErrorBody",
-                        "{id} {status}"
-                    );
+                    assert_eq!(schema["$ref"], expected, "{id} {status}");
                 }
             }
-            let secured = operation["security"]
+            let security = operation["security"]
                 .as_array()
-                .unwrap_or_else(|| panic!("{id} must say which security it needs, if none"))
+                .unwrap_or_else(|| panic!("{id} must say which security it needs, if none"));
+            let secured = security
                 .iter()
                 .any(|requirement| requirement.as_object().is_some_and(|r| !r.is_empty()));
             // Refreshing takes no bearer, but its 401 says the refresh token in the body is bad.
-            let declares_401 = operation["responses"].get("401").is_some() && id != "token_refresh";
+            let bearer_401 = &operation["responses"]["401"]["content"]["application/json; charset=utf-8"]
+                ["schema"]["$ref"];
+            let bearer_401 =
+                id != "token_refresh" && bearer_401 == "#/components/schemas/ErrorBody";
             assert_eq!(
-                secured, declares_401,
-                "{id}: bearer operations, and only they, declare 401"
+                secured, bearer_401,
+                "{id}: bearer operations, and only they, declare a bearer 401"
             );
+            if secured {
+                assert_eq!(
+                    security,
+                    json!([{"BearerAuth": []}, {"OAuth2Password": []}])
+                        .as_array()
+                        .unwrap(),
+                    "{id}: a pasted token or Swagger UI's password sign-in, either will do"
+                );
+            }
         }
     }
+    let flow = &spec["components"]["securitySchemes"]["OAuth2Password"]["flows"]["password"];
+    assert_eq!(flow["tokenUrl"], "/api/oauth/token");
+    assert!(
+        flow["scopes"].is_object(),
+        "OpenAPI 3.0 requires scopes, even none"
+    );
+    assert!(spec["paths"]["/api/oauth/token"]["post"].is_object());
     let mut unique = operation_ids.clone();
     unique.sort();
     unique.dedup();
@@ -133,12 +158,14 @@ fn every_limit_in_the_spec_is_the_one_the_domain_declares() {
     let expected = |field: &str, keyword: &str| -> Option<u64> {
         let limit = match (field, keyword) {
             ("name", "maxLength") => MAX_NAME_CHARS,
-            ("email", "maxLength") => MAX_EMAIL_BYTES,
+            // A token request's `username` is an email.
+            ("email" | "username", "maxLength") => MAX_EMAIL_BYTES,
             ("password" | "password_confirmation", "maxLength") => MAX_PASSWORD_BYTES,
             ("password", "minLength") => MIN_PASSWORD_CHARS,
-            ("LoginRequest.password" | "current_password", "maxLength") => {
-                MAX_CHECKED_PASSWORD_CHARS
-            }
+            (
+                "LoginRequest.password" | "OAuthTokenRequest.password" | "current_password",
+                "maxLength",
+            ) => MAX_CHECKED_PASSWORD_CHARS,
             ("token", "maxLength") => MAX_RESET_TOKEN_CHARS,
             ("product", "maxLength") => MAX_PRODUCT_CHARS,
             ("notes", "maxLength") => MAX_NOTES_CHARS,

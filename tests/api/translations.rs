@@ -112,7 +112,7 @@ fn every_message_the_code_names_is_defined() {
     let sources = sources();
     // Ids as the code and templates write them: `"validation-required"`, `t('mail-greeting')`.
     let named = Regex::new(
-        r#"["'](?P<id>(?:error|validation|query|auth|email|role|current-password|user|password-reset|order|mail|page|field)-[a-z0-9_-]+)["']"#,
+        r#"["'](?P<id>(?:error|validation|query|auth|email|role|current-password|user|password-reset|order|mail|page|field|oauth)-[a-z0-9_-]+)["']"#,
     )
     .unwrap();
     let undefined: BTreeSet<&str> = named

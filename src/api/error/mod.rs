@@ -366,17 +366,24 @@ fn www_authenticate(problem: Option<&Message>) -> poem::http::HeaderValue {
     let Some(problem) = problem else {
         return poem::http::HeaderValue::from_static("Bearer");
     };
-    let description: String = i18n::text(Locale::english(), problem)
+    let description = ascii_english(problem);
+    format!("Bearer error=\"invalid_token\", error_description=\"{description}\"")
+        .parse()
+        .unwrap_or_else(|_| poem::http::HeaderValue::from_static("Bearer"))
+}
+
+/// `message` in English, in the printable ASCII without `"` or `\` that a quoted header value
+/// and RFC 6749's `error_description` allow: curly quotes become straight ones, anything else
+/// outside that set is dropped.
+pub fn ascii_english(message: &Message) -> String {
+    i18n::text(Locale::english(), message)
         .chars()
         .map(|c| match c {
             '“' | '”' | '’' => '\'',
             c => c,
         })
         .filter(|c| c.is_ascii() && !c.is_ascii_control() && *c != '"' && *c != '\\')
-        .collect();
-    format!("Bearer error=\"invalid_token\", error_description=\"{description}\"")
-        .parse()
-        .unwrap_or_else(|_| poem::http::HeaderValue::from_static("Bearer"))
+        .collect()
 }
 
 /// `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds) for `decision`.
