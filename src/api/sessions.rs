@@ -65,6 +65,17 @@ pub struct SessionList {
     pub data: Vec<SessionResource>,
 }
 
+impl SessionList {
+    fn new(sessions: Vec<(Session, bool)>) -> Self {
+        Self {
+            data: sessions
+                .into_iter()
+                .map(|(session, current)| SessionResource::new(session, current))
+                .collect(),
+        }
+    }
+}
+
 /// How many sessions were ended.
 #[derive(Debug, Object)]
 #[oai(example)]
@@ -115,12 +126,7 @@ impl SessionsApi {
             .sessions
             .list(auth.0.user.id, Some(&auth.0.session_id))
             .await?;
-        Ok(SessionListResponse::Ok(Json(SessionList {
-            data: sessions
-                .into_iter()
-                .map(|(session, current)| SessionResource::new(session, current))
-                .collect(),
-        })))
+        Ok(SessionListResponse::Ok(Json(SessionList::new(sessions))))
     }
 
     /// Sign out a session
@@ -185,12 +191,7 @@ impl SessionsApi {
             .sessions
             .list(user.id, Some(&auth.0.session_id))
             .await?;
-        Ok(SessionListResponse::Ok(Json(SessionList {
-            data: sessions
-                .into_iter()
-                .map(|(session, current)| SessionResource::new(session, current))
-                .collect(),
-        })))
+        Ok(SessionListResponse::Ok(Json(SessionList::new(sessions))))
     }
 
     /// Sign out a user everywhere
