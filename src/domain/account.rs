@@ -27,19 +27,7 @@ pub struct Name(String);
 
 impl Name {
     pub fn parse(raw: &str) -> Result<Self, Message> {
-        let name = raw.trim();
-        if name.is_empty() {
-            return Err(Message::new("validation-required").field("name"));
-        }
-        if name.chars().count() > MAX_NAME_CHARS {
-            return Err(Message::new("validation-max-chars")
-                .field("name")
-                .with("max", MAX_NAME_CHARS));
-        }
-        if name.chars().any(text::is_refused) {
-            return Err(Message::new("validation-control-chars").field("name"));
-        }
-        Ok(Self(name.to_owned()))
+        text::one_line(raw, "name", MAX_NAME_CHARS).map(Self)
     }
 
     pub fn as_str(&self) -> &str {

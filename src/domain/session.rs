@@ -17,19 +17,7 @@ pub struct DeviceName(String);
 impl DeviceName {
     /// A name the client chose: 1 to 255 characters once trimmed, no control characters.
     pub fn parse(raw: &str) -> Result<Self, Message> {
-        let name = raw.trim();
-        if name.is_empty() {
-            return Err(Message::new("validation-required").field("device_name"));
-        }
-        if name.chars().count() > MAX_DEVICE_NAME_CHARS {
-            return Err(Message::new("validation-max-chars")
-                .field("device_name")
-                .with("max", MAX_DEVICE_NAME_CHARS));
-        }
-        if name.chars().any(text::is_refused) {
-            return Err(Message::new("validation-control-chars").field("device_name"));
-        }
-        Ok(Self(name.to_owned()))
+        text::one_line(raw, "device_name", MAX_DEVICE_NAME_CHARS).map(Self)
     }
 
     /// The name of a session whose client named none: its `User-Agent`, without what could not

@@ -1,5 +1,7 @@
 //! Free text that people read (names, product names): which characters it may not hold.
 
+use super::Message;
+
 /// Whether `c` may not appear in a name or a product name: the C0 and C1 control characters,
 /// and the format characters that act on the text around them rather than showing
 /// themselves. Bidirectional embeddings, overrides and isolates (U+202A–U+202E,
@@ -20,6 +22,24 @@ pub fn is_refused(c: char) -> bool {
             c,
             '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
         )
+}
+
+/// `raw` trimmed, when it is 1 to `max` characters and none of them [`is_refused`]; else why
+/// not, said of `field`.
+pub fn one_line(raw: &str, field: &str, max: usize) -> Result<String, Message> {
+    let text = raw.trim();
+    if text.is_empty() {
+        return Err(Message::new("validation-required").field(field));
+    }
+    if text.chars().count() > max {
+        return Err(Message::new("validation-max-chars")
+            .field(field)
+            .with("max", max));
+    }
+    if text.chars().any(is_refused) {
+        return Err(Message::new("validation-control-chars").field(field));
+    }
+    Ok(text.to_owned())
 }
 
 /// A non-blank text without any [`is_refused`] character, as a regular expression that Rust's
