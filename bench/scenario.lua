@@ -96,7 +96,8 @@ if refresh_tokens then
     end
     local id = queue[head]
     if not id then
-      -- Every session of this thread is lost (after non-2xx answers): a request that must fail.
+      -- Sessions were lost (non-2xx answers), so there are fewer than connections: a request
+      -- that must fail, and be counted.
       return refresh("lost")
     end
     queue[head] = nil
