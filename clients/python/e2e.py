@@ -7,6 +7,7 @@ Prints one line per step; exits 1 at the first step that does not hold.
 
 import os
 import sys
+import time
 import uuid
 from http import HTTPStatus
 from pathlib import Path
@@ -26,6 +27,7 @@ from comptoir_client.api.auth import (  # noqa: E402
     email_verify,
     session_create,
     session_delete,
+    token_refresh,
 )
 from comptoir_client.api.orders import (  # noqa: E402
     order_create,
@@ -34,6 +36,7 @@ from comptoir_client.api.orders import (  # noqa: E402
     order_update,
     order_view,
 )
+from comptoir_client.api.sessions import session_list, session_revoke  # noqa: E402
 from comptoir_client.errors import UnexpectedStatus  # noqa: E402
 from comptoir_client.models import (  # noqa: E402
     CreateOrderRequest,
@@ -44,7 +47,9 @@ from comptoir_client.models import (  # noqa: E402
     OrderItemInput,
     OrderPage,
     OrderStatus,
+    RefreshRequest,
     RegisterRequest,
+    SessionList,
     TokenResponse,
     UpdateOrderRequest,
     User,
@@ -82,6 +87,93 @@ def check(step: str, condition: bool, why: str) -> None:
 
 def ok(step: str, detail: str) -> None:
     print(f"ok   {step}: {detail}")
+
+
+def device_sessions(step: str, client: AuthenticatedClient, device_name: str) -> list[str]:
+    """The ids of the live sessions of this account that were signed in as `device_name`."""
+    listed: SessionList = expect(step, session_list.sync_detailed(client=client), HTTPStatus.OK, SessionList)
+    return [s.id for s in listed.data if s.device_name == device_name]
+
+
+def refresh_journey(base_url: str, public: Client, client: AuthenticatedClient, email: str, password: str) -> None:
+    """A phone signs in, refreshes, and has its spent refresh token replayed too late (a thief's
+    copy): the session ends. A tablet is then signed out from `client` by its session id."""
+    # The server's grace window (REFRESH_REUSE_GRACE_SECS, 10 by default; conformance/run
+    # shortens it): a spent refresh token replayed later than that ends its session.
+    grace = int(os.environ.get("REFRESH_REUSE_GRACE_SECS", "10"))
+    phone_name = f"E2E Python phone {uuid.uuid4().hex[:6]}"
+
+    step = begin("login with a device name")
+    r = session_create.sync_detailed(
+        client=public, body=LoginRequest(email=email, password=password, device_name=phone_name)
+    )
+    phone: TokenResponse = expect(step, r, HTTPStatus.OK, TokenResponse)
+    check(step, len(phone.refresh_token) >= 43, f"refresh_token {phone.refresh_token!r}")
+    check(step, phone.refresh_expires_in > 0, f"refresh_expires_in {phone.refresh_expires_in}")
+    ok(step, f"200, refresh token expires in {phone.refresh_expires_in} s")
+
+    step = begin("refresh (token_refresh)")
+    r = token_refresh.sync_detailed(client=public, body=RefreshRequest(refresh_token=phone.refresh_token))
+    fresh: TokenResponse = expect(step, r, HTTPStatus.OK, TokenResponse)
+    check(step, fresh.refresh_token != phone.refresh_token, "the refresh token was not rotated")
+    check(step, fresh.user.id == phone.user.id, f"user {fresh.user.id} is not {phone.user.id}")
+    ok(step, f"200, a new pair, access token expires in {fresh.expires_in} s")
+
+    step = begin("the new access token works")
+    refreshed = AuthenticatedClient(base_url=base_url, token=fresh.access_token, raise_on_unexpected_status=True)
+    me: User = expect(step, account_view.sync_detailed(client=refreshed), HTTPStatus.OK, User)
+    check(step, me.id == phone.user.id, f"user {me.id}")
+    phone_ids = device_sessions(step, client, phone_name)
+    check(step, len(phone_ids) == 1, f"sessions named {phone_name!r}: {phone_ids}")
+    ok(step, f"GET /api/user is {me.email}; one session named {phone_name!r}")
+
+    step = begin("the spent refresh token within the grace window")
+    # Two tabs refreshing at once: the late one gets the same new pair, and nobody is signed out.
+    r = token_refresh.sync_detailed(client=public, body=RefreshRequest(refresh_token=phone.refresh_token))
+    again: TokenResponse = expect(step, r, HTTPStatus.OK, TokenResponse)
+    check(step, again.refresh_token == fresh.refresh_token, "not the pair that replaced it")
+    ok(step, f"200, the same new refresh token (grace window {grace} s)")
+
+    step = begin("the spent refresh token after the grace window (401)")
+    time.sleep(grace + 1)
+    r = token_refresh.sync_detailed(client=public, body=RefreshRequest(refresh_token=phone.refresh_token))
+    reused: ErrorBody = expect(step, r, HTTPStatus.UNAUTHORIZED, ErrorBody)
+    check(step, reused.code == "refresh_token_reused", f"code {reused.code!r}")
+    ok(step, f"ErrorBody code={reused.code}, {reused.message!r}")
+
+    step = begin("the session is gone")
+    denied: ErrorBody = expect(step, account_view.sync_detailed(client=refreshed), HTTPStatus.UNAUTHORIZED, ErrorBody)
+    r = token_refresh.sync_detailed(client=public, body=RefreshRequest(refresh_token=fresh.refresh_token))
+    dead: ErrorBody = expect(step, r, HTTPStatus.UNAUTHORIZED, ErrorBody)
+    check(step, dead.code == "invalid_refresh_token", f"code {dead.code!r}")
+    check(step, device_sessions(step, client, phone_name) == [], "the session is still listed")
+    ok(step, f"its access token: {denied.code}; its newest refresh token: {dead.code}; not listed")
+
+    step = begin("sessions (session_list)")
+    tablet_name = f"E2E Python tablet {uuid.uuid4().hex[:6]}"
+    r = session_create.sync_detailed(
+        client=public, body=LoginRequest(email=email, password=password, device_name=tablet_name)
+    )
+    tablet: TokenResponse = expect(step, r, HTTPStatus.OK, TokenResponse)
+    listed: SessionList = expect(step, session_list.sync_detailed(client=client), HTTPStatus.OK, SessionList)
+    current = [s for s in listed.data if s.current]
+    check(step, len(current) == 1 and current[0].device_name != tablet_name, f"current {current}")
+    tablets = [s for s in listed.data if s.device_name == tablet_name]
+    check(step, len(tablets) == 1 and not tablets[0].current, f"sessions named {tablet_name!r}: {tablets}")
+    check(step, listed.data[0].id == tablets[0].id, "the newest session is not listed first")
+    check(step, all(s.expires_at > s.created_at for s in listed.data), "a session expires before it starts")
+    ok(step, f"200, {len(listed.data)} sessions, the tablet's first, this one current")
+
+    step = begin("sign a session out by id (session_revoke)")
+    r = session_revoke.sync_detailed(tablets[0].id, client=client)
+    check(step, r.status_code == HTTPStatus.NO_CONTENT, f"expected 204, got {r.status_code.value}: {r.content!r}")
+    on_tablet = AuthenticatedClient(base_url=base_url, token=tablet.access_token, raise_on_unexpected_status=True)
+    expect(step, account_view.sync_detailed(client=on_tablet), HTTPStatus.UNAUTHORIZED, ErrorBody)
+    r = token_refresh.sync_detailed(client=public, body=RefreshRequest(refresh_token=tablet.refresh_token))
+    expect(step, r, HTTPStatus.UNAUTHORIZED, ErrorBody)
+    r = session_revoke.sync_detailed(tablets[0].id, client=client)
+    gone: ErrorBody = expect(step, r, HTTPStatus.NOT_FOUND, ErrorBody)
+    ok(step, f"204; the tablet's tokens are refused; the same id again is 404 {gone.code}")
 
 
 def main() -> None:
@@ -226,6 +318,8 @@ def main() -> None:
     check(step, r.headers.get("content-language") == "fr", f"Content-Language {r.headers.get('content-language')!r}")
     check(step, gone_fr.code == gone.code and gone_fr.message != gone.message, f"message {gone_fr.message!r}")
     ok(step, f"Content-Language: fr, {gone_fr.message!r}")
+
+    refresh_journey(base_url, public, client, email, password)
 
     step = begin("logout")
     r = session_delete.sync_detailed(client=client)

@@ -5,8 +5,11 @@
 //   COMPTOIR_URL=http://127.0.0.1:8080 node generated/dist/e2e.js
 // Prints one line per step; exits 1 at the first step that does not hold.
 
+import { setTimeout as sleep } from "node:timers/promises";
 import createClient from "openapi-fetch";
 import type { components, paths } from "./generated/schema.js";
+
+type Api = ReturnType<typeof createClient<paths>>;
 
 type ErrorBody = components["schemas"]["ErrorBody"];
 type Order = components["schemas"]["Order"];
@@ -38,6 +41,90 @@ function expectError(step: string, r: { data?: unknown; error?: ErrorBody; respo
   check(step, r.error !== undefined, "no error body");
   check(step, typeof r.error.code === "string" && typeof r.error.message === "string", `not an ErrorBody: ${JSON.stringify(r.error)}`);
   return r.error;
+}
+
+/** A phone signs in, refreshes, and has its spent refresh token replayed too late (a thief's
+ * copy): the session ends. A tablet is then signed out from `authed` by its session id. */
+async function refreshJourney(baseUrl: string, api: Api, authed: Api, email: string, password: string): Promise<void> {
+  // The server's grace window (REFRESH_REUSE_GRACE_SECS, 10 by default; conformance/run
+  // shortens it): a spent refresh token replayed later than that ends its session.
+  const grace = Number(process.env["REFRESH_REUSE_GRACE_SECS"] ?? "10");
+  const phoneName = `E2E TypeScript phone ${crypto.randomUUID().slice(0, 6)}`;
+  const refresh = (refreshToken: string) => api.POST("/api/token/refresh", { body: { refresh_token: refreshToken } });
+  const named = async (step: string, deviceName: string) =>
+    expectData(step, await authed.GET("/api/sessions"), 200).data.filter((s) => s.device_name === deviceName);
+
+  let step = "login with a device name";
+  const phone = expectData(
+    step,
+    await api.POST("/api/login", { body: { email, password, device_name: phoneName } }),
+    200,
+  );
+  check(step, phone.refresh_token.length >= 43, `refresh_token ${phone.refresh_token}`);
+  check(step, phone.refresh_expires_in > 0, `refresh_expires_in ${phone.refresh_expires_in}`);
+  ok(step, `200, refresh token expires in ${phone.refresh_expires_in} s`);
+
+  step = "refresh (token_refresh)";
+  const fresh = expectData(step, await refresh(phone.refresh_token), 200);
+  check(step, fresh.refresh_token !== phone.refresh_token, "the refresh token was not rotated");
+  check(step, fresh.user.id === phone.user.id, `user ${fresh.user.id} is not ${phone.user.id}`);
+  ok(step, `200, a new pair, access token expires in ${fresh.expires_in} s`);
+
+  step = "the new access token works";
+  const refreshed = createClient<paths>({ baseUrl, headers: { Authorization: `Bearer ${fresh.access_token}` } });
+  const me = expectData(step, await refreshed.GET("/api/user"), 200);
+  check(step, me.id === phone.user.id, `user ${me.id}`);
+  const phoneSessions = await named(step, phoneName);
+  check(step, phoneSessions.length === 1, `sessions named ${phoneName}: ${JSON.stringify(phoneSessions)}`);
+  ok(step, `GET /api/user is ${me.email}; one session named ${JSON.stringify(phoneName)}`);
+
+  step = "the spent refresh token within the grace window";
+  // Two tabs refreshing at once: the late one gets the same new pair, and nobody is signed out.
+  const again = expectData(step, await refresh(phone.refresh_token), 200);
+  check(step, again.refresh_token === fresh.refresh_token, "not the pair that replaced it");
+  ok(step, `200, the same new refresh token (grace window ${grace} s)`);
+
+  step = "the spent refresh token after the grace window (401)";
+  await sleep((grace + 1) * 1000);
+  const replay = () => refresh(phone.refresh_token);
+  const refusalIsErrorBody: Equals<ErrorOf<typeof replay>, ErrorBody> = true;
+  const reused = expectError(step, await replay(), 401);
+  check(step, refusalIsErrorBody && reused.code === "refresh_token_reused", `code ${reused.code}`);
+  ok(step, `ErrorBody code=${reused.code}, ${JSON.stringify(reused.message)}`);
+
+  step = "the session is gone";
+  const denied = expectError(step, await refreshed.GET("/api/user"), 401);
+  const dead = expectError(step, await refresh(fresh.refresh_token), 401);
+  check(step, dead.code === "invalid_refresh_token", `code ${dead.code}`);
+  check(step, (await named(step, phoneName)).length === 0, "the session is still listed");
+  ok(step, `its access token: ${denied.code}; its newest refresh token: ${dead.code}; not listed`);
+
+  step = "sessions (session_list)";
+  const tabletName = `E2E TypeScript tablet ${crypto.randomUUID().slice(0, 6)}`;
+  const tablet = expectData(
+    step,
+    await api.POST("/api/login", { body: { email, password, device_name: tabletName } }),
+    200,
+  );
+  const listed = expectData(step, await authed.GET("/api/sessions"), 200).data;
+  const current = listed.filter((s) => s.current);
+  check(step, current.length === 1 && current[0]?.device_name !== tabletName, `current ${JSON.stringify(current)}`);
+  const tablets = listed.filter((s) => s.device_name === tabletName);
+  const tabletSession = tablets[0];
+  check(step, tablets.length === 1 && tabletSession !== undefined && !tabletSession.current, `sessions named ${tabletName}: ${JSON.stringify(tablets)}`);
+  check(step, listed[0]?.id === tabletSession.id, "the newest session is not listed first");
+  check(step, listed.every((s) => Date.parse(s.expires_at) > Date.parse(s.created_at)), "a session expires before it starts");
+  ok(step, `200, ${listed.length} sessions, the tablet's first, this one current`);
+
+  step = "sign a session out by id (session_revoke)";
+  const revoke = () => authed.DELETE("/api/sessions/{id}", { params: { path: { id: tabletSession.id } } });
+  const revoked = await revoke();
+  check(step, revoked.response.status === 204, `expected 204, got ${revoked.response.status}`);
+  const onTablet = createClient<paths>({ baseUrl, headers: { Authorization: `Bearer ${tablet.access_token}` } });
+  expectError(step, await onTablet.GET("/api/user"), 401);
+  expectError(step, await refresh(tablet.refresh_token), 401);
+  const gone = expectError(step, await revoke(), 404);
+  ok(step, `204; the tablet's tokens are refused; the same id again is 404 ${gone.code}`);
 }
 
 async function main(): Promise<void> {
@@ -165,6 +252,8 @@ async function main(): Promise<void> {
   check(step, language === "fr", `Content-Language ${language}`);
   check(step, goneFr.code === gone.code && goneFr.message !== gone.message, `message ${goneFr.message}`);
   ok(step, `Content-Language: fr, ${JSON.stringify(goneFr.message)}`);
+
+  await refreshJourney(baseUrl, api, authed, email, password);
 
   step = "logout";
   const bye = expectData(step, await authed.POST("/api/logout"), 200);
