@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
     QueryFilter, sea_query::Expr,
 };
 
@@ -33,15 +33,16 @@ pub async fn insert(
     issued_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    ActiveModel {
+    // Without reading the row back: a refresh is a few statements, and each is a round trip.
+    Entity::insert(ActiveModel {
         session_id: Set(session_row_id),
         token_hash: Set(token_hash),
         issued_at: Set(issued_at),
         expires_at: Set(expires_at),
         spent_at: Set(None),
         ..Default::default()
-    }
-    .insert(conn)
+    })
+    .exec_without_returning(conn)
     .await?;
     Ok(())
 }
