@@ -21,6 +21,11 @@ field-notes = the notes
 field-status = the status
 field-user_id = the user id
 field-locale = the language
+field-sku = the sku
+field-description = the description
+field-price_cents = the price (in cents)
+field-stock = the stock
+field-active = the active flag
 
 # A field inside an entry of a list: "the quantity of item 2".
 field-in-entry = { $field } of { $entry }

@@ -21,6 +21,11 @@ field-notes = le texte des notes
 field-status = le statut
 field-user_id = l’identifiant de l’utilisateur
 field-locale = la langue
+field-sku = la référence
+field-description = la description
+field-price_cents = le prix (en centimes)
+field-stock = le stock
+field-active = l’indicateur « actif »
 
 # Un champ d’une entrée de liste : « la quantité de l’article 2 ».
 field-in-entry = { $field } de { $entry }

@@ -543,6 +543,26 @@ impl TestApp {
         (admin.id, admin.token)
     }
 
+    /// Creates an active product in euros as the admin behind `admin_token`, asserting the
+    /// 201, and returns it.
+    pub async fn create_product(
+        &self,
+        admin_token: &str,
+        sku: &str,
+        price_cents: i64,
+        stock: Option<i64>,
+    ) -> Value {
+        let body = json!({
+            "sku": sku,
+            "name": format!("Product {sku}"),
+            "price_cents": price_cents,
+            "stock": stock,
+        });
+        let reply = self.post("/api/products", Some(admin_token), body).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body
+    }
+
     /// Creates an order from a whole body, asserting the 201, and returns the order.
     pub async fn create_order_with(&self, token: &str, body: Value) -> Value {
         let reply = self.post("/api/orders", Some(token), body).await;

@@ -22,6 +22,7 @@ mod oauth;
 mod orders;
 mod outage;
 mod password_reset;
+mod products;
 mod proxy;
 mod query_parameters;
 mod refresh;

@@ -1,0 +1,3 @@
+# The catalogue.
+
+sku-taken = Another product already has this sku.

@@ -1,0 +1,3 @@
+# Le catalogue.
+
+sku-taken = Un autre produit a déjà cette référence.
