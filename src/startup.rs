@@ -204,7 +204,11 @@ async fn build_state(config: &Config, db: DatabaseConnection) -> anyhow::Result<
             email_verifications.clone(),
         ),
         email_verifications,
-        orders: Orders::new(db.clone(), config.require_verified_email),
+        orders: Orders::new(
+            db.clone(),
+            config.require_verified_email,
+            config.free_lines_for_anyone,
+        ),
         products: Products::new(db.clone()),
         health: Health::new(db, storage.clone()),
         storage,

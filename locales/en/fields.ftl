@@ -13,6 +13,7 @@ field-refresh_token = the refresh token
 field-device_name = the device name
 field-items = the list of items
 field-items-entry = item { $position }
+field-product_id = the product id
 field-product = the product
 field-quantity = the quantity
 field-unit_price_cents = the unit price (in cents)

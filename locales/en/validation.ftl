@@ -28,7 +28,6 @@ validation-body-invalid = The request body does not match this operation’s sch
 validation-password-confirmation = The password confirmation does not match the password.
 validation-currency = { $field } must be three upper-case letters (ISO 4217), such as EUR.
 validation-sku = { $field } must be letters, digits, “-”, “_” or “.”, starting with a letter or a digit.
-validation-order-total-too-large = The order total is too large.
 
 # Query parameters, named as the client wrote them.
 query-unknown = “{ $name }” is not a parameter of this operation. Known parameters: { $known }.

@@ -13,6 +13,7 @@ field-refresh_token = le jeton de rafraîchissement
 field-device_name = le nom de l’appareil
 field-items = la liste des articles
 field-items-entry = l’article { $position }
+field-product_id = l’identifiant du produit
 field-product = le produit
 field-quantity = la quantité
 field-unit_price_cents = le prix unitaire (en centimes)

@@ -28,7 +28,6 @@ validation-body-invalid = Le corps de la requête ne correspond pas au schéma d
 validation-password-confirmation = La confirmation du mot de passe ne correspond pas.
 validation-currency = { $field } doit comporter trois lettres majuscules (ISO 4217), par exemple EUR.
 validation-sku = { $field } ne doit comporter que des lettres, des chiffres, « - », « _ » ou « . », et commencer par une lettre ou un chiffre.
-validation-order-total-too-large = Le total de la commande est trop élevé.
 
 # Paramètres de requête, nommés tels que le client les a écrits.
 query-unknown = « { $name } » n’est pas un paramètre de cette opération. Paramètres acceptés : { $known }.

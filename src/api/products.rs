@@ -464,7 +464,8 @@ impl ProductsApi {
 
     /// Delete a product
     ///
-    /// Admins only.
+    /// Admins only. A product that order lines name cannot be deleted (409
+    /// `product_in_orders`): deactivate it instead (`active: false`).
     #[oai(
         path = "/products/:id",
         method = "delete",
@@ -475,7 +476,7 @@ impl ProductsApi {
         auth: BearerAuth,
         state: Data<&AppState>,
         id: Path<i64>,
-    ) -> Result<ProductDeletedResponse, Failure<{ PER_ID | FORBIDDEN }>> {
+    ) -> Result<ProductDeletedResponse, Failure<{ PER_ID | FORBIDDEN | CONFLICT }>> {
         state.products.delete(&auth.0.user, id.0).await?;
         Ok(ProductDeletedResponse::Deleted)
     }

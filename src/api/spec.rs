@@ -52,7 +52,7 @@ const RESPONSE_DESCRIPTIONS: [(&str, &str, &str); 1] = [(
 const OPEN_OBJECTS: [&str; 1] = ["OAuthTokenRequest"];
 
 /// Response objects that always carry every field, `null` when empty.
-const COMPLETE_OBJECTS: [&str; 3] = ["User", "Order", "Product"];
+const COMPLETE_OBJECTS: [&str; 4] = ["User", "Order", "OrderItem", "Product"];
 
 /// The finished document.
 pub fn document() -> Value {

@@ -206,6 +206,8 @@ async fn insert_items(
                 order_id: Set(order_id),
                 position: Set(i32::try_from(position).map_err(|_| out_of_range("position"))?),
                 product: Set(line.product.clone()),
+                product_id: Set(line.product_id),
+                sku: Set(line.sku.clone()),
                 quantity: Set(i32::try_from(line.quantity).map_err(|_| out_of_range("quantity"))?),
                 unit_price_cents: Set(line.unit_price_cents),
                 line_total_cents: Set(line.line_total_cents),
@@ -244,6 +246,8 @@ fn order_from_rows(row: orders::Model, items: Vec<order_items::Model>) -> Order 
         .into_iter()
         .map(|item| LineItem {
             product: item.product,
+            product_id: item.product_id,
+            sku: item.sku,
             quantity: i64::from(item.quantity),
             unit_price_cents: item.unit_price_cents,
             line_total_cents: item.line_total_cents,

@@ -1,6 +1,8 @@
 //! The catalogue: the finders and writes of the `products` table, which hand back domain
 //! `Product`s.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait,
@@ -66,6 +68,24 @@ pub async fn find_by_id(conn: &impl ConnectionTrait, id: i64) -> Result<Option<P
         .map(product_from_row))
 }
 
+/// The products among `ids` that exist, by id, in one query.
+pub async fn find_many(
+    conn: &impl ConnectionTrait,
+    ids: Vec<i64>,
+) -> Result<HashMap<i64, Product>, DbErr> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = Entity::find()
+        .filter(Column::Id.is_in(ids))
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.id, product_from_row(row)))
+        .collect())
+}
+
 pub async fn insert(
     conn: &impl ConnectionTrait,
     product: NewProduct,
@@ -126,9 +146,31 @@ pub async fn update(
     Ok(product_from_row(row))
 }
 
-/// Deletes product `id`; false if there was none.
-pub async fn delete(conn: &impl ConnectionTrait, id: i64) -> Result<bool, DbErr> {
-    Ok(Entity::delete_by_id(id).exec(conn).await?.rows_affected > 0)
+/// What [`delete`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deletion {
+    Deleted,
+    NotFound,
+    /// Order lines name the product, and it stays.
+    InOrders,
+}
+
+/// Deletes product `id` unless an order line names it: the foreign key of
+/// `order_items.product_id` says so, so an order committed meanwhile cannot slip by.
+pub async fn delete(conn: &impl ConnectionTrait, id: i64) -> Result<Deletion, DbErr> {
+    match Entity::delete_by_id(id).exec(conn).await {
+        Ok(done) if done.rows_affected > 0 => Ok(Deletion::Deleted),
+        Ok(_) => Ok(Deletion::NotFound),
+        Err(err)
+            if matches!(
+                err.sql_err(),
+                Some(SqlErr::ForeignKeyConstraintViolation(_))
+            ) =>
+        {
+            Ok(Deletion::InOrders)
+        }
+        Err(err) => Err(err),
+    }
 }
 
 /// One page of the products that match `filter`, in the order `sort` asks for.

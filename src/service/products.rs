@@ -4,7 +4,10 @@ use super::{ServiceError, now};
 pub use crate::db::products::{Changes as ProductChanges, NewProduct, ProductFilter};
 pub use crate::domain::product::ProductSortKey;
 use crate::{
-    db::{DatabaseConnection, products},
+    db::{
+        DatabaseConnection,
+        products::{self, Deletion},
+    },
     domain::{
         Message, User,
         listing::{Page, PageMeta, PageRequest, Sort},
@@ -77,11 +80,16 @@ impl Products {
     #[tracing::instrument(skip_all, fields(product_id = id))]
     pub async fn delete(&self, actor: &User, id: i64) -> Result<(), ServiceError> {
         admin(actor)?;
-        if products::delete(&self.db, id).await? {
-            tracing::info!(product_id = id, "product deleted");
-            Ok(())
-        } else {
-            Err(ServiceError::NotFound)
+        match products::delete(&self.db, id).await? {
+            Deletion::Deleted => {
+                tracing::info!(product_id = id, "product deleted");
+                Ok(())
+            }
+            Deletion::NotFound => Err(ServiceError::NotFound),
+            Deletion::InOrders => Err(ServiceError::Conflict {
+                code: "product_in_orders",
+                message: Message::new("product-in-orders"),
+            }),
         }
     }
 }

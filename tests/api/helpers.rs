@@ -195,6 +195,9 @@ pub fn test_config(database_url: &str, overrides: &[(&str, &str)]) -> Config {
         // shares are as wide as the limits unless a test sets them (tests/api/hardening.rs).
         ("BCRYPT_JOBS_PER_ACCOUNT".into(), "1000".into()),
         ("BCRYPT_JOBS_PER_ADDRESS".into(), "1000".into()),
+        // Most order tests are about statuses, owners and lists, and order free lines as any
+        // user: allowed unless a test sets the shop's default (tests/api/catalogue_orders.rs).
+        ("ORDER_FREE_LINES".into(), "anyone".into()),
     ]);
     for (name, value) in overrides {
         vars.insert((*name).into(), (*value).into());

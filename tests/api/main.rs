@@ -5,6 +5,7 @@
 
 mod abuse;
 mod auth;
+mod catalogue_orders;
 mod cli;
 mod cli_admin;
 mod config_docs;
