@@ -13,3 +13,4 @@ order-free-line-admin-only = Only an admin can order a line with its own name an
 order-product-unknown = No product on sale has this id.
 order-product-currency = This product is priced in { $product_currency }, and the order is in { $currency }.
 order-currency-products = The currency cannot change while lines come from the catalogue, whose prices are in { $currency }.
+order-out-of-stock = Not enough stock for { $lines }: nothing was ordered.

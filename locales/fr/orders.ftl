@@ -13,3 +13,4 @@ order-free-line-admin-only = Seul un administrateur peut commander une ligne ave
 order-product-unknown = Aucun produit en vente n’a cet identifiant.
 order-product-currency = Ce produit est vendu en { $product_currency } et la commande est en { $currency }.
 order-currency-products = La devise ne peut pas changer tant que des lignes viennent du catalogue, dont les prix sont en { $currency }.
+order-out-of-stock = Stock insuffisant pour { $lines } : rien n’a été commandé.

@@ -146,6 +146,41 @@ pub async fn update(
     Ok(product_from_row(row))
 }
 
+/// Takes `units` of product `id`'s stock if it has that many: one conditional update, so that
+/// concurrent orders never take the same units. False when the stock is tracked and short;
+/// an untracked stock is never short.
+pub async fn take_stock(conn: &impl ConnectionTrait, id: i64, units: i64) -> Result<bool, DbErr> {
+    let taken = Entity::update_many()
+        .col_expr(Column::Stock, Expr::col(Column::Stock).sub(units))
+        .filter(Column::Id.eq(id))
+        .filter(Column::Stock.gte(units))
+        .exec(conn)
+        .await?;
+    if taken.rows_affected > 0 {
+        return Ok(true);
+    }
+    let tracked = Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .is_some_and(|row| row.stock.is_some());
+    Ok(!tracked)
+}
+
+/// Gives `units` back to product `id`'s stock, if it is tracked.
+pub async fn give_back_stock(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    units: i64,
+) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::Stock, Expr::col(Column::Stock).add(units))
+        .filter(Column::Id.eq(id))
+        .filter(Column::Stock.is_not_null())
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 /// What [`delete`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Deletion {

@@ -1,7 +1,10 @@
 //! Orders: the status machine, currencies and money. Money is always integer minor units, and
 //! every total is computed here, never taken from a client.
 
-use std::{collections::HashMap, fmt};
+use std::{
+    collections::{BTreeMap, HashMap},
+    fmt,
+};
 
 use chrono::{DateTime, Utc};
 
@@ -330,6 +333,48 @@ impl Items {
     pub fn total_cents(&self) -> i64 {
         self.total_cents
     }
+
+    /// How many units of each product the lines hold, by product id.
+    pub fn units_by_product(&self) -> BTreeMap<i64, i64> {
+        let mut units = BTreeMap::new();
+        for line in &self.lines {
+            if let Some(product_id) = line.product_id {
+                *units.entry(product_id).or_default() += line.quantity;
+            }
+        }
+        units
+    }
+
+    /// Where the lines naming `product_ids` are, as a message lists them: `items.0 (TEA)`.
+    pub fn positions_of(&self, product_ids: &[i64]) -> String {
+        self.lines
+            .iter()
+            .enumerate()
+            .filter(|(_, line)| line.product_id.is_some_and(|id| product_ids.contains(&id)))
+            .map(|(index, line)| format!("items.{index} ({})", line.sku.as_deref().unwrap_or("?")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Per product, the units to take from stock (positive) or to give back (negative) for an
+/// order that held `before` to hold `after`; products whose count stays are left out. In
+/// product id order, the order in which every writer locks products, so that two orders
+/// never wait for each other.
+pub fn stock_moves(before: &BTreeMap<i64, i64>, after: &BTreeMap<i64, i64>) -> BTreeMap<i64, i64> {
+    let mut moves = after.clone();
+    for (product_id, units) in before {
+        *moves.entry(*product_id).or_default() -= units;
+    }
+    moves.retain(|_, units| *units != 0);
+    moves
+}
+
+impl OrderStatus {
+    /// Whether an order in this status holds its products' stock: all but a cancelled one.
+    pub fn holds_stock(self) -> bool {
+        self != Self::Cancelled
+    }
 }
 
 /// Free text attached to an order: at most 2 000 characters.
@@ -472,6 +517,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(items.total_cents(), 100_000_000_000_000);
+    }
+
+    #[test]
+    fn stock_moves_are_the_difference_per_product() {
+        let units = |pairs: &[(i64, i64)]| pairs.iter().copied().collect::<BTreeMap<_, _>>();
+        assert_eq!(
+            stock_moves(
+                &units(&[(1, 2), (2, 5), (3, 1)]),
+                &units(&[(1, 2), (2, 3), (4, 7)])
+            ),
+            units(&[(2, -2), (3, -1), (4, 7)])
+        );
+        assert!(stock_moves(&units(&[(1, 2)]), &units(&[(1, 2)])).is_empty());
+        assert!(!OrderStatus::Cancelled.holds_stock() && OrderStatus::Pending.holds_stock());
     }
 
     #[test]

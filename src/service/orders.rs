@@ -7,7 +7,7 @@ use crate::{
     domain::{
         FieldErrors, Message, User,
         listing::{Page, PageRequest, Sort},
-        order::{Currency, ItemRequests, Items, Order, OrderChanges, OrderStatus},
+        order::{Currency, ItemRequests, Items, Order, OrderChanges, OrderStatus, stock_moves},
     },
 };
 
@@ -131,6 +131,7 @@ impl Orders {
         let items = self.resolve(actor, &order.currency, order.items).await?;
         let created = now();
         let txn = db::begin(&self.db).await?;
+        move_stock(&txn, &Items::from_stored(Vec::new()), &items).await?;
         let id = db::orders::insert_pending(
             &txn,
             owner,
@@ -236,15 +237,30 @@ impl Orders {
 
         let updated_at = now();
         let txn = db::begin(&self.db).await?;
-        if !db::orders::update_if_status(&txn, id, current.status, &changes, updated_at).await? {
+        let Some(previous) =
+            db::orders::update_if_status(&txn, id, current.status, &changes, updated_at).await?
+        else {
             txn.rollback().await?;
-            let now_status = self.get(actor, id).await?.status;
-            return Err(ServiceError::Conflict {
-                code: "concurrent_update",
-                message: Message::new("order-changed-meanwhile")
-                    .with("status", now_status.to_string()),
-            });
-        }
+            return Err(self.changed_meanwhile(actor, id).await);
+        };
+        // The stock follows the lines the order held and now holds: a cancelled order holds
+        // none. `previous` was read under the order's lock, so racing changes each move only
+        // their own difference.
+        let held = |status: OrderStatus, items: &Items| {
+            if status.holds_stock() {
+                items.clone()
+            } else {
+                Items::from_stored(Vec::new())
+            }
+        };
+        let next_status = changes.status.unwrap_or(current.status);
+        let next_items = changes.items.as_ref().unwrap_or(&previous);
+        move_stock(
+            &txn,
+            &held(current.status, &previous),
+            &held(next_status, next_items),
+        )
+        .await?;
         txn.commit().await?;
         if let Some(next) = changes.status {
             tracing::info!(order_id = id, from = %current.status, to = %next, "order status changed");
@@ -277,11 +293,62 @@ impl Orders {
                 message: Message::new("order-delete-admin-only").with("status", status),
             });
         }
+        let stored = match &status {
+            Ok(status) => status.as_str().to_owned(),
+            Err(stored) => stored.clone(),
+        };
         let txn = db::begin(&self.db).await?;
-        db::orders::delete(&txn, id).await?;
+        let Some(lines) = db::orders::delete_if_status(&txn, id, &stored).await? else {
+            txn.rollback().await?;
+            return Err(self.changed_meanwhile(actor, id).await);
+        };
+        // A pending order gives its units back; from a paid one on, they have been sold.
+        if status == Ok(OrderStatus::Pending) {
+            move_stock(&txn, &lines, &Items::from_stored(Vec::new())).await?;
+        }
         txn.commit().await?;
         tracing::info!(order_id = id, "order deleted");
         Ok(())
+    }
+
+    /// The 409 for a change that lost a race: the order's status is not what it was checked
+    /// against, or the order is gone.
+    async fn changed_meanwhile(&self, actor: &User, id: i64) -> ServiceError {
+        match self.get(actor, id).await {
+            Ok(order) => ServiceError::Conflict {
+                code: "concurrent_update",
+                message: Message::new("order-changed-meanwhile")
+                    .with("status", order.status.to_string()),
+            },
+            Err(err) => err,
+        }
+    }
+}
+
+/// Takes from stock what `after` holds beyond `before` and gives back the rest, in `conn`'s
+/// transaction. When a tracked stock is short, nothing must be kept: the error (409
+/// `out_of_stock`, naming the lines) comes once every product was tried, and the caller drops
+/// the transaction.
+async fn move_stock(
+    conn: &impl db::ConnectionTrait,
+    before: &Items,
+    after: &Items,
+) -> Result<(), ServiceError> {
+    let mut short = Vec::new();
+    for (product_id, units) in stock_moves(&before.units_by_product(), &after.units_by_product()) {
+        if units < 0 {
+            db::products::give_back_stock(conn, product_id, -units).await?;
+        } else if !db::products::take_stock(conn, product_id, units).await? {
+            short.push(product_id);
+        }
+    }
+    if short.is_empty() {
+        Ok(())
+    } else {
+        Err(ServiceError::Conflict {
+            code: "out_of_stock",
+            message: Message::new("order-out-of-stock").with("lines", after.positions_of(&short)),
+        })
     }
 }
 

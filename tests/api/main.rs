@@ -32,6 +32,7 @@ mod session_cache;
 mod sessions;
 mod smtp;
 mod spec;
+mod stock;
 mod storage;
 mod translations;
 mod user_locale;

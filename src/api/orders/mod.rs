@@ -87,7 +87,10 @@ impl OrdersApi {
     ///
     /// The order starts `pending`; totals are computed by the server. Each line names a
     /// `product_id`, whose name, sku and price are copied into it; free lines (`product` and
-    /// `unit_price_cents`) are for admins, or for anyone with `ORDER_FREE_LINES=anyone`. When the
+    /// `unit_price_cents`) are for admins, or for anyone with `ORDER_FREE_LINES=anyone`. A
+    /// product whose stock is tracked and short makes it a 409 `out_of_stock` naming the lines,
+    /// and nothing is ordered; cancelling, deleting a pending order or changing its items
+    /// gives the difference back. When the
     /// server requires a verified email address, an unverified user (not an admin) gets 403
     /// `email_not_verified`.
     #[oai(path = "/orders", method = "post", operation_id = "order_create")]
@@ -98,7 +101,7 @@ impl OrdersApi {
         body: JsonBody<CreateOrderRequest>,
     ) -> Result<
         OrderCreatedResponse,
-        Failure<{ UNAUTHORIZED | JSON_BODY | EMAIL_NOT_VERIFIED | ALWAYS }>,
+        Failure<{ UNAUTHORIZED | JSON_BODY | CONFLICT | EMAIL_NOT_VERIFIED | ALWAYS }>,
     > {
         let request = body.0;
         let mut errors = FieldErrors::new();
