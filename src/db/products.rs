@@ -24,6 +24,9 @@ pub enum WriteError {
     /// Another product has this sku, in some case (the unique index said so).
     #[error("the sku belongs to another product")]
     SkuTaken,
+    /// No product has this id (any more).
+    #[error("no such product")]
+    NotFound,
     #[error(transparent)]
     Database(#[from] DbErr),
 }
@@ -109,7 +112,8 @@ pub async fn insert(
     Ok(product_from_row(row))
 }
 
-/// Applies `changes` to product `id`, updated `at`, and returns it as it now is.
+/// Applies `changes` to product `id`, updated `at`, and returns it as it now is;
+/// [`WriteError::NotFound`] when there is no such product.
 pub async fn update(
     conn: &impl ConnectionTrait,
     id: i64,
@@ -257,6 +261,8 @@ pub async fn list(
 fn refused(err: DbErr) -> WriteError {
     if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
         WriteError::SkuTaken
+    } else if matches!(err, DbErr::RecordNotUpdated) {
+        WriteError::NotFound
     } else {
         WriteError::Database(err)
     }

@@ -71,9 +71,6 @@ impl Products {
         changes: ProductChanges,
     ) -> Result<Product, ServiceError> {
         admin(actor)?;
-        if products::find_by_id(&self.db, id).await?.is_none() {
-            return Err(ServiceError::NotFound);
-        }
         Ok(products::update(&self.db, id, changes, now()).await?)
     }
 
@@ -106,6 +103,7 @@ impl From<products::WriteError> for ServiceError {
     fn from(err: products::WriteError) -> Self {
         match err {
             products::WriteError::SkuTaken => Self::invalid("sku", Message::new("sku-taken")),
+            products::WriteError::NotFound => Self::NotFound,
             products::WriteError::Database(err) => err.into(),
         }
     }
