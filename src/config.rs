@@ -200,6 +200,9 @@ pub struct Config {
     pub default_locale: Locale,
     /// Whether creating or changing an order takes a verified address (admins excepted).
     pub require_verified_email: bool,
+    /// `ORDER_FREE_LINES=anyone`: order lines with a name and price of the client's own are
+    /// taken from anyone, not only from admins.
+    pub free_lines_for_anyone: bool,
     pub log_format: LogFormat,
 }
 
@@ -290,6 +293,16 @@ impl Config {
             )?,
         };
 
+        let free_lines_for_anyone = match get("ORDER_FREE_LINES").as_deref().map(str::trim) {
+            None | Some("admin") => false,
+            Some("anyone") => true,
+            Some(other) => {
+                return Err(invalid(
+                    "ORDER_FREE_LINES",
+                    format!("`{other}` is neither `admin` nor `anyone`"),
+                ));
+            }
+        };
         let log_format = match get("LOG_FORMAT").as_deref().map(str::trim) {
             None | Some("pretty") => LogFormat::Pretty,
             Some("json") => LogFormat::Json,
@@ -316,6 +329,7 @@ impl Config {
             mail,
             default_locale: default_locale(&get)?,
             require_verified_email: flag(&get, "REQUIRE_VERIFIED_EMAIL", false)?,
+            free_lines_for_anyone,
             log_format,
         })
     }
@@ -543,6 +557,7 @@ mod tests {
         assert_eq!(config.mail.public_url, "http://127.0.0.1:8080");
         assert_eq!(config.tokens.session_cache_ttl, Duration::from_secs(5));
         assert_eq!(config.default_locale.as_str(), "en");
+        assert!(!config.free_lines_for_anyone);
         assert_eq!(config.mail.email_verification_ttl, Duration::from_hours(24));
         assert!(!config.require_verified_email);
     }
@@ -553,6 +568,7 @@ mod tests {
             ("BIND_ADDR", "localhost"),
             ("JWT_SECRET", "too-short"),
             ("LOG_FORMAT", "xml"),
+            ("ORDER_FREE_LINES", "everyone"),
             ("DATABASE_URL", "mysql://localhost/shop"),
             ("BCRYPT_COST", "3"),
             ("ACCESS_TOKEN_TTL_SECS", "-1"),

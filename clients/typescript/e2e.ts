@@ -1,11 +1,14 @@
 // End-to-end check of the openapi-typescript + openapi-fetch client for openapi/openapi.json.
 //
 // generated/schema.d.ts comes from `openapi-typescript ../../openapi/openapi.json` (see
-// clients/run) and is not committed. Needs a running server:
-//   COMPTOIR_URL=http://127.0.0.1:8080 node generated/dist/e2e.js
+// clients/run) and is not committed. Needs a running server, and its binary to make an admin
+// who stocks the catalogue:
+//   COMPTOIR_URL=http://127.0.0.1:8080 COMPTOIR_BIN=target/release/comptoir node generated/dist/e2e.js
 // Prints one line per step; exits 1 at the first step that does not hold.
 
 import { setTimeout as sleep } from "node:timers/promises";
+import { execFileSync } from "node:child_process";
+
 import createClient from "openapi-fetch";
 import type { components, paths } from "./generated/schema.js";
 
@@ -125,6 +128,102 @@ async function refreshJourney(baseUrl: string, api: Api, authed: Api, email: str
   expectError(step, await refresh(tablet.refresh_token), 401);
   const gone = expectError(step, await revoke(), 404);
   ok(step, `204; the tablet's tokens are refused; the same id again is 404 ${gone.code}`);
+type Api = ReturnType<typeof createClient<paths>>;
+
+/** An admin stocks a product; a customer orders it at the catalogue's price, which a later
+ * change does not touch; the stock runs out; a product in orders is withdrawn, not deleted. */
+async function catalogue(baseUrl: string, api: Api, customer: Api): Promise<void> {
+  const password = "correct horse battery";
+  const tag = crypto.randomUUID().slice(0, 8);
+
+  let step = "make an admin (create-admin)";
+  const binary = process.env["COMPTOIR_BIN"];
+  check(step, binary !== undefined && binary !== "", "COMPTOIR_BIN is not set (the server's binary, to make an admin)");
+  const adminEmail = `e2e-ts-admin-${tag}@example.com`;
+  execFileSync(binary, ["create-admin", "--email", adminEmail, "--name", "E2E admin"], {
+    input: `${password}\n`,
+    stdio: ["pipe", "ignore", "ignore"],
+  });
+  const signedIn = expectData(step, await api.POST("/api/login", { body: { email: adminEmail, password } }), 200);
+  const admin = createClient<paths>({ baseUrl, headers: { Authorization: `Bearer ${signedIn.access_token}` } });
+  ok(step, `${adminEmail} signed in`);
+
+  step = "create product";
+  const sku = `COF-${tag}`;
+  const created = await admin.POST("/api/products", {
+    body: { sku, name: "Café en grains, 1 kg", price_cents: 1890, stock: 2 },
+  });
+  const product = expectData(step, created, 201);
+  check(step, product.stock === 2 && product.active && product.currency === "EUR", JSON.stringify(product));
+  check(step, (created.response.headers.get("location") ?? "").endsWith(`/api/products/${product.id}`), "Location");
+  ok(step, `201, product ${product.id}, stock ${product.stock}`);
+
+  step = "list and view products without a token";
+  const page = expectData(step, await api.GET("/api/products", { params: { query: { q: sku.toLowerCase() } } }), 200);
+  check(step, page.data.length === 1 && page.data[0]?.id === product.id, `ids ${page.data.map((p) => p.id)}`);
+  const seen = expectData(step, await api.GET("/api/products/{id}", { params: { path: { id: product.id } } }), 200);
+  check(step, seen.sku === sku, `sku ${seen.sku}`);
+  ok(step, `200, found by q=${sku.toLowerCase()}`);
+
+  step = "order by product";
+  const order: Order = expectData(
+    step,
+    await customer.POST("/api/orders", { body: { items: [{ product_id: product.id, quantity: 2 }] } }),
+    201,
+  );
+  const line = order.items[0];
+  check(step, line !== undefined && line.product_id === product.id && line.sku === sku, JSON.stringify(line));
+  check(step, line.unit_price_cents === 1890 && order.total_cents === 3780, `total_cents ${order.total_cents}`);
+  ok(step, `201, order ${order.id} at the catalogue's price, ${order.total_cents} cents`);
+
+  step = "out of stock (409)";
+  const short = expectError(
+    step,
+    await customer.POST("/api/orders", { body: { items: [{ product_id: product.id, quantity: 1 }] } }),
+    409,
+  );
+  check(step, short.code === "out_of_stock" && short.message.includes("items.0"), `${short.code}: ${short.message}`);
+  ok(step, `ErrorBody code=${short.code}`);
+
+  step = "a new price leaves the order as it was";
+  const repriced = expectData(
+    step,
+    await admin.PATCH("/api/products/{id}", { params: { path: { id: product.id } }, body: { price_cents: 2500 } }),
+    200,
+  );
+  check(step, repriced.price_cents === 2500 && repriced.stock === 0, JSON.stringify(repriced));
+  const kept = expectData(step, await customer.GET("/api/orders/{id}", { params: { path: { id: order.id } } }), 200);
+  check(step, kept.total_cents === 3780, `total_cents ${kept.total_cents}`);
+  ok(step, "the order still costs 3780 cents");
+
+  step = "a product in orders is withdrawn, not deleted";
+  const inUse = expectError(
+    step,
+    await admin.DELETE("/api/products/{id}", { params: { path: { id: product.id } } }),
+    409,
+  );
+  check(step, inUse.code === "product_in_orders", `code ${inUse.code}`);
+  const withdrawn = expectData(
+    step,
+    await admin.PUT("/api/products/{id}", {
+      params: { path: { id: product.id } },
+      body: { sku, name: "Café en grains, 1 kg", price_cents: 2500, active: false },
+    }),
+    200,
+  );
+  check(step, !withdrawn.active && withdrawn.stock === null, JSON.stringify(withdrawn));
+  expectError(step, await api.GET("/api/products/{id}", { params: { path: { id: product.id } } }), 404);
+  ok(step, `409 ${inUse.code}; replaced inactive, now a 404 without a token`);
+
+  step = "delete an unordered product";
+  const spare = expectData(
+    step,
+    await admin.POST("/api/products", { body: { sku: `TMP-${tag}`, name: "Temporary", price_cents: 1 } }),
+    201,
+  );
+  const gone = await admin.DELETE("/api/products/{id}", { params: { path: { id: spare.id } } });
+  check(step, gone.response.status === 204, `expected 204, got ${gone.response.status}`);
+  ok(step, "204");
 }
 
 async function main(): Promise<void> {
@@ -254,6 +353,7 @@ async function main(): Promise<void> {
   ok(step, `Content-Language: fr, ${JSON.stringify(goneFr.message)}`);
 
   await refreshJourney(baseUrl, api, authed, email, password);
+  await catalogue(baseUrl, api, authed);
 
   step = "logout";
   const bye = expectData(step, await authed.POST("/api/logout"), 200);

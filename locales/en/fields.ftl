@@ -13,6 +13,7 @@ field-refresh_token = the refresh token
 field-device_name = the device name
 field-items = the list of items
 field-items-entry = item { $position }
+field-product_id = the product id
 field-product = the product
 field-quantity = the quantity
 field-unit_price_cents = the unit price (in cents)
@@ -21,6 +22,11 @@ field-notes = the notes
 field-status = the status
 field-user_id = the user id
 field-locale = the language
+field-sku = the sku
+field-description = the description
+field-price_cents = the price (in cents)
+field-stock = the stock
+field-active = the active flag
 
 # A field inside an entry of a list: "the quantity of item 2".
 field-in-entry = { $field } of { $entry }

@@ -27,7 +27,7 @@ validation-max-entries = { $field } must not have more than { $max } entries.
 validation-body-invalid = The request body does not match this operation’s schema.
 validation-password-confirmation = The password confirmation does not match the password.
 validation-currency = { $field } must be three upper-case letters (ISO 4217), such as EUR.
-validation-order-total-too-large = The order total is too large.
+validation-sku = { $field } must be letters, digits, “-”, “_” or “.”, starting with a letter or a digit.
 
 # Query parameters, named as the client wrote them.
 query-unknown = “{ $name }” is not a parameter of this operation. Known parameters: { $known }.
@@ -37,5 +37,6 @@ query-invalid = The parameter “{ $name }” is invalid.
 query-integer-range = The parameter “{ $name }” must be a whole number from { $min } to { $max }.
 query-integer-min = The parameter “{ $name }” must be a whole number of at least { $min }.
 query-one-of = The parameter “{ $name }” must be one of: { $allowed }.
+query-boolean = The parameter “{ $name }” must be true or false.
 query-max-chars = The parameter “{ $name }” must not be longer than { $max } characters.
 query-pattern = The parameter “{ $name }” holds characters it does not accept (control or direction-changing characters).

@@ -13,6 +13,7 @@ field-refresh_token = le jeton de rafraîchissement
 field-device_name = le nom de l’appareil
 field-items = la liste des articles
 field-items-entry = l’article { $position }
+field-product_id = l’identifiant du produit
 field-product = le produit
 field-quantity = la quantité
 field-unit_price_cents = le prix unitaire (en centimes)
@@ -21,6 +22,11 @@ field-notes = le texte des notes
 field-status = le statut
 field-user_id = l’identifiant de l’utilisateur
 field-locale = la langue
+field-sku = la référence
+field-description = la description
+field-price_cents = le prix (en centimes)
+field-stock = le stock
+field-active = l’indicateur « actif »
 
 # Un champ d’une entrée de liste : « la quantité de l’article 2 ».
 field-in-entry = { $field } de { $entry }

@@ -27,7 +27,7 @@ validation-max-entries = { $field } ne doit pas contenir plus de { $max } entré
 validation-body-invalid = Le corps de la requête ne correspond pas au schéma de cette opération.
 validation-password-confirmation = La confirmation du mot de passe ne correspond pas.
 validation-currency = { $field } doit comporter trois lettres majuscules (ISO 4217), par exemple EUR.
-validation-order-total-too-large = Le total de la commande est trop élevé.
+validation-sku = { $field } ne doit comporter que des lettres, des chiffres, « - », « _ » ou « . », et commencer par une lettre ou un chiffre.
 
 # Paramètres de requête, nommés tels que le client les a écrits.
 query-unknown = « { $name } » n’est pas un paramètre de cette opération. Paramètres acceptés : { $known }.
@@ -37,5 +37,6 @@ query-invalid = Le paramètre « { $name } » n’est pas valide.
 query-integer-range = Le paramètre « { $name } » doit être un nombre entier de { $min } à { $max }.
 query-integer-min = Le paramètre « { $name } » doit être un nombre entier d’au moins { $min }.
 query-one-of = Le paramètre « { $name } » doit prendre l’une de ces valeurs : { $allowed }.
+query-boolean = Le paramètre « { $name } » doit valoir true ou false.
 query-max-chars = Le paramètre « { $name } » ne doit pas dépasser { $max } caractères.
 query-pattern = Le paramètre « { $name } » contient des caractères qu’il n’accepte pas (caractères de contrôle ou qui changent le sens d’écriture).

@@ -13,6 +13,8 @@ mod m20261201_000006_create_mail_throttle;
 mod m20261202_000007_add_user_locale;
 mod m20261203_000008_email_verification;
 mod m20261204_000009_refresh_tokens;
+mod m20261205_000010_create_products;
+mod m20261206_000011_order_items_products;
 
 pub struct Migrator;
 
@@ -34,6 +36,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000007_add_user_locale::Migration),
             Box::new(m20261203_000008_email_verification::Migration),
             Box::new(m20261204_000009_refresh_tokens::Migration),
+            Box::new(m20261205_000010_create_products::Migration),
+            Box::new(m20261206_000011_order_items_products::Migration),
         ]
     }
 }

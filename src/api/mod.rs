@@ -10,6 +10,7 @@ mod layers;
 mod oauth;
 mod orders;
 mod pages;
+mod products;
 mod security;
 mod sessions;
 mod spec;
@@ -35,6 +36,7 @@ use crate::{
         health::{Health, Storage},
         orders::Orders,
         password_reset::PasswordResets,
+        products::Products,
         rate_limit::RateLimits,
         sessions::Sessions,
         users::Users,
@@ -71,6 +73,7 @@ pub struct Services {
     pub accounts: Accounts,
     pub users: Users,
     pub orders: Orders,
+    pub products: Products,
     pub password_resets: PasswordResets,
     pub email_verifications: EmailVerifications,
     pub limits: RateLimits,
@@ -87,6 +90,8 @@ enum ApiTags {
     Users,
     /// Orders: owners see and change their own, admins all of them.
     Orders,
+    /// The catalogue: anyone reads the active products, admins manage them.
+    Products,
     /// Where an account is signed in: list the sessions, sign devices out.
     Sessions,
     /// Whether the service can serve.
@@ -100,11 +105,12 @@ type Api = (
     sessions::SessionsApi,
     users::UsersApi,
     orders::OrdersApi,
+    products::ProductsApi,
     health::HealthApi,
 );
 
 const DESCRIPTION: &str = "\
-Comptoir runs a shop's user accounts and orders.
+Comptoir runs a shop's user accounts, catalogue and orders.
 
 * Authenticate with `POST /api/register` or `POST /api/login`, then send the token as \
 `Authorization: Bearer <access_token>` (the **Authorize** button in Swagger UI). OAuth2 clients \
@@ -128,6 +134,7 @@ fn openapi() -> OpenApiService<Api, ()> {
             sessions::SessionsApi,
             users::UsersApi,
             orders::OrdersApi,
+            products::ProductsApi,
             health::HealthApi,
         ),
         "Comptoir",

@@ -91,6 +91,48 @@ impl<'a> ApiExtractor<'a> for BearerAuth {
     }
 }
 
+/// The account behind the bearer token when the request carries one, for operations anyone may
+/// call and whose answer an account widens (an admin sees inactive products). A token that is
+/// sent but bad is still a 401: a client should learn that its token failed, not get a
+/// visitor's answer in silence. The spec lists the schemes and `{}`, "or none".
+pub struct OptionalBearerAuth(pub Option<Authenticated>);
+
+impl<'a> ApiExtractor<'a> for OptionalBearerAuth {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        BearerAuth::register(registry);
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        BearerAuth::security_schemes()
+    }
+
+    fn has_security_fallback() -> bool {
+        true
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        _body: &mut RequestBody,
+        _param_opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        if !request
+            .headers()
+            .contains_key(poem::http::header::AUTHORIZATION)
+        {
+            return Ok(Self(None));
+        }
+        let bearer = Bearer::from_request(request)?;
+        authenticate(request, bearer)
+            .await
+            .map(|found| Self(Some(found)))
+    }
+}
+
 async fn authenticate(request: &Request, bearer: Bearer) -> poem::Result<Authenticated> {
     let state = request
         .data::<AppState>()

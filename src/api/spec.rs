@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use crate::i18n::Locale;
 
 /// For each create operation, the operations a client can follow with the new resource's id.
-const LINKS: [(&str, &[(&str, &str)]); 2] = [
+const LINKS: [(&str, &[(&str, &str)]); 3] = [
     (
         "user_create",
         &[
@@ -24,6 +24,15 @@ const LINKS: [(&str, &[(&str, &str)]); 2] = [
             ("replace", "order_replace"),
             ("update", "order_update"),
             ("delete", "order_delete"),
+        ],
+    ),
+    (
+        "product_create",
+        &[
+            ("view", "product_view"),
+            ("replace", "product_replace"),
+            ("update", "product_update"),
+            ("delete", "product_delete"),
         ],
     ),
 ];
@@ -43,7 +52,7 @@ const RESPONSE_DESCRIPTIONS: [(&str, &str, &str); 1] = [(
 const OPEN_OBJECTS: [&str; 1] = ["OAuthTokenRequest"];
 
 /// Response objects that always carry every field, `null` when empty.
-const COMPLETE_OBJECTS: [&str; 2] = ["User", "Order"];
+const COMPLETE_OBJECTS: [&str; 4] = ["User", "Order", "OrderItem", "Product"];
 
 /// The finished document.
 pub fn document() -> Value {

@@ -11,6 +11,7 @@ pub mod entities;
 pub mod mail_throttle;
 pub mod notify;
 pub mod orders;
+pub mod products;
 pub mod refresh_tokens;
 pub mod reset_tokens;
 pub mod sessions;

@@ -131,15 +131,17 @@ pub async fn insert_pending(
 }
 
 /// Writes `changes` (only the fields it names) and `updated_at`, and replaces the lines when
-/// it has new ones, if the order's status is still `expected`; returns whether it was. Run it
-/// in a transaction, and roll back when it returns false.
+/// it has new ones, if the order's status is still `expected`; returns the lines it had, or
+/// `None` if the status was no longer that. The lines are read once the order's row is
+/// written, so locked until the transaction ends: they are the ones replaced, whatever ran
+/// concurrently. Run it in a transaction, and roll back when it returns `None`.
 pub async fn update_if_status(
     conn: &impl ConnectionTrait,
     id: i64,
     expected: OrderStatus,
     changes: &OrderChanges,
     updated_at: DateTime<Utc>,
-) -> Result<bool, DbErr> {
+) -> Result<Option<Items>, DbErr> {
     let mut update = orders::Entity::update_many()
         .col_expr(orders::Column::UpdatedAt, Expr::value(updated_at))
         .filter(orders::Column::Id.eq(id))
@@ -157,20 +159,50 @@ pub async fn update_if_status(
         update = update.col_expr(orders::Column::Notes, Expr::value(notes.clone()));
     }
     if update.exec(conn).await?.rows_affected == 0 {
-        return Ok(false);
+        return Ok(None);
     }
+    let previous = lines_of(conn, id).await?;
     if let Some(items) = &changes.items {
         delete_items(conn, id).await?;
         insert_items(conn, id, items).await?;
     }
-    Ok(true)
+    Ok(Some(previous))
 }
 
-/// Deletes the order `id` and its lines. Run it in a transaction.
-pub async fn delete(conn: &impl ConnectionTrait, id: i64) -> Result<(), DbErr> {
+/// Deletes the order `id` and its lines if its stored status is still `expected`, and returns
+/// the lines it had; `None` if the status was no longer that. Run it in a transaction.
+pub async fn delete_if_status(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    expected: &str,
+) -> Result<Option<Items>, DbErr> {
+    // A write that changes nothing, for its lock: a concurrent change or delete waits for
+    // this transaction, then finds the status changed or the row gone.
+    let locked = orders::Entity::update_many()
+        .col_expr(orders::Column::Status, Expr::col(orders::Column::Status))
+        .filter(orders::Column::Id.eq(id))
+        .filter(orders::Column::Status.eq(expected))
+        .exec(conn)
+        .await?;
+    if locked.rows_affected == 0 {
+        return Ok(None);
+    }
+    let lines = lines_of(conn, id).await?;
     delete_items(conn, id).await?;
     orders::Entity::delete_by_id(id).exec(conn).await?;
-    Ok(())
+    Ok(Some(lines))
+}
+
+/// The lines of order `id`, in order.
+async fn lines_of(conn: &impl ConnectionTrait, id: i64) -> Result<Items, DbErr> {
+    let rows = order_items::Entity::find()
+        .filter(order_items::Column::OrderId.eq(id))
+        .order_by_asc(order_items::Column::Position)
+        .all(conn)
+        .await?;
+    Ok(Items::from_stored(
+        rows.into_iter().map(line_from_row).collect(),
+    ))
 }
 
 /// The order `id`, narrowed to `owner`'s when there is one: someone else's order looks exactly
@@ -206,6 +238,8 @@ async fn insert_items(
                 order_id: Set(order_id),
                 position: Set(i32::try_from(position).map_err(|_| out_of_range("position"))?),
                 product: Set(line.product.clone()),
+                product_id: Set(line.product_id),
+                sku: Set(line.sku.clone()),
                 quantity: Set(i32::try_from(line.quantity).map_err(|_| out_of_range("quantity"))?),
                 unit_price_cents: Set(line.unit_price_cents),
                 line_total_cents: Set(line.line_total_cents),
@@ -239,16 +273,19 @@ async fn items_of(
     Ok(grouped)
 }
 
+fn line_from_row(item: order_items::Model) -> LineItem {
+    LineItem {
+        product: item.product,
+        product_id: item.product_id,
+        sku: item.sku,
+        quantity: i64::from(item.quantity),
+        unit_price_cents: item.unit_price_cents,
+        line_total_cents: item.line_total_cents,
+    }
+}
+
 fn order_from_rows(row: orders::Model, items: Vec<order_items::Model>) -> Order {
-    let lines = items
-        .into_iter()
-        .map(|item| LineItem {
-            product: item.product,
-            quantity: i64::from(item.quantity),
-            unit_price_cents: item.unit_price_cents,
-            line_total_cents: item.line_total_cents,
-        })
-        .collect();
+    let lines = items.into_iter().map(line_from_row).collect();
     Order {
         id: row.id,
         user_id: row.user_id,

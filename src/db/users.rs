@@ -327,7 +327,7 @@ fn refused(err: DbErr) -> WriteError {
 }
 
 /// Escapes LIKE's wildcards so that a search for `50%` finds "50%", not everything.
-fn escape_like(text: &str) -> String {
+pub(super) fn escape_like(text: &str) -> String {
     text.replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_")

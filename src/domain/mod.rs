@@ -4,6 +4,7 @@ pub mod account;
 pub mod listing;
 pub mod message;
 pub mod order;
+pub mod product;
 pub mod session;
 pub mod text;
 

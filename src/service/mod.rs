@@ -7,6 +7,7 @@ pub mod health;
 pub mod orders;
 pub mod password_hasher;
 pub mod password_reset;
+pub mod products;
 pub mod prune;
 pub mod rate_limit;
 pub mod session_cache;

@@ -1,13 +1,13 @@
 //! Orders: who may see and change which, and which changes happen together.
 
 use super::{ServiceError, now};
-pub use crate::domain::order::{OrderChanges, OrderSortKey};
+pub use crate::domain::order::OrderSortKey;
 use crate::{
     db::{self, DatabaseConnection},
     domain::{
-        Message, User,
+        FieldErrors, Message, User,
         listing::{Page, PageRequest, Sort},
-        order::{Currency, Items, Order, OrderStatus},
+        order::{Currency, ItemRequests, Items, Order, OrderChanges, OrderStatus, stock_moves},
     },
 };
 
@@ -22,8 +22,18 @@ pub struct NewOrder {
     /// For whom; only an admin may name someone (the default is the caller).
     pub user_id: Option<i64>,
     pub currency: Currency,
-    pub items: Items,
+    pub items: ItemRequests,
     pub notes: Option<String>,
+}
+
+/// The changes of a PUT or PATCH: `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct OrderEdit {
+    pub currency: Option<Currency>,
+    pub items: Option<ItemRequests>,
+    /// `Some(None)` clears the notes.
+    pub notes: Option<Option<String>>,
+    pub status: Option<OrderStatus>,
 }
 
 #[derive(Clone)]
@@ -31,14 +41,45 @@ pub struct Orders {
     db: DatabaseConnection,
     /// `REQUIRE_VERIFIED_EMAIL`: only verified users (and admins) create or change orders.
     require_verified_email: bool,
+    /// `ORDER_FREE_LINES=anyone`: free lines from anyone, not only from admins.
+    free_lines_for_anyone: bool,
 }
 
 impl Orders {
-    pub fn new(db: DatabaseConnection, require_verified_email: bool) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        require_verified_email: bool,
+        free_lines_for_anyone: bool,
+    ) -> Self {
         Self {
             db,
             require_verified_email,
+            free_lines_for_anyone,
         }
+    }
+
+    /// The lines of an order in `currency`: free lines only from those who may send them,
+    /// product lines copied from the catalogue as it is now.
+    async fn resolve(
+        &self,
+        actor: &User,
+        currency: &Currency,
+        requests: ItemRequests,
+    ) -> Result<Items, ServiceError> {
+        if !(actor.is_admin() || self.free_lines_for_anyone) {
+            let mut errors = FieldErrors::new();
+            for index in requests.free_lines() {
+                errors.add(
+                    format!("items.{index}"),
+                    Message::new("order-free-line-admin-only"),
+                );
+            }
+            if !errors.is_empty() {
+                return Err(errors.into());
+            }
+        }
+        let products = db::products::find_many(&self.db, requests.product_ids()).await?;
+        Ok(requests.resolve(currency, &products)?)
     }
 
     fn may_order(&self, actor: &User) -> Result<(), ServiceError> {
@@ -87,13 +128,15 @@ impl Orders {
                 user_id
             }
         };
+        let items = self.resolve(actor, &order.currency, order.items).await?;
         let created = now();
         let txn = db::begin(&self.db).await?;
+        move_stock(&txn, &Items::from_stored(Vec::new()), &items).await?;
         let id = db::orders::insert_pending(
             &txn,
             owner,
             &order.currency,
-            &order.items,
+            &items,
             order.notes.as_deref(),
             created,
         )
@@ -107,7 +150,7 @@ impl Orders {
             user_id: owner,
             status: OrderStatus::Pending,
             currency: order.currency,
-            items: order.items,
+            items,
             notes: order.notes,
             created_at: created,
             updated_at: created,
@@ -130,18 +173,37 @@ impl Orders {
         &self,
         actor: &User,
         id: i64,
-        changes: OrderChanges,
+        edit: OrderEdit,
     ) -> Result<Order, ServiceError> {
         let current = self.get(actor, id).await?;
         self.may_order(actor)?;
+        let currency = edit.currency.as_ref().unwrap_or(&current.currency);
+        let items = if let Some(requests) = edit.items {
+            Some(self.resolve(actor, currency, requests).await?)
+        } else {
+            // Lines copied from the catalogue keep their prices, in its currency.
+            let from_catalogue = current
+                .items
+                .lines()
+                .iter()
+                .any(|line| line.product_id.is_some());
+            if from_catalogue && *currency != current.currency {
+                return Err(ServiceError::invalid(
+                    "currency",
+                    Message::new("order-currency-products")
+                        .with("currency", current.currency.as_str()),
+                ));
+            }
+            None
+        };
         // Only what differs from the stored order is a change.
         let changes = OrderChanges {
-            currency: changes
+            currency: edit
                 .currency
                 .filter(|currency| *currency != current.currency),
-            items: changes.items.filter(|items| *items != current.items),
-            notes: changes.notes.filter(|notes| *notes != current.notes),
-            status: changes.status.filter(|status| *status != current.status),
+            items: items.filter(|items| *items != current.items),
+            notes: edit.notes.filter(|notes| *notes != current.notes),
+            status: edit.status.filter(|status| *status != current.status),
         };
         if changes.is_empty() {
             return Ok(current);
@@ -175,15 +237,30 @@ impl Orders {
 
         let updated_at = now();
         let txn = db::begin(&self.db).await?;
-        if !db::orders::update_if_status(&txn, id, current.status, &changes, updated_at).await? {
+        let Some(previous) =
+            db::orders::update_if_status(&txn, id, current.status, &changes, updated_at).await?
+        else {
             txn.rollback().await?;
-            let now_status = self.get(actor, id).await?.status;
-            return Err(ServiceError::Conflict {
-                code: "concurrent_update",
-                message: Message::new("order-changed-meanwhile")
-                    .with("status", now_status.to_string()),
-            });
-        }
+            return Err(self.changed_meanwhile(actor, id).await);
+        };
+        // The stock follows the lines the order held and now holds: a cancelled order holds
+        // none. `previous` was read under the order's lock, so racing changes each move only
+        // their own difference.
+        let held = |status: OrderStatus, items: &Items| {
+            if status.holds_stock() {
+                items.clone()
+            } else {
+                Items::from_stored(Vec::new())
+            }
+        };
+        let next_status = changes.status.unwrap_or(current.status);
+        let next_items = changes.items.as_ref().unwrap_or(&previous);
+        move_stock(
+            &txn,
+            &held(current.status, &previous),
+            &held(next_status, next_items),
+        )
+        .await?;
         txn.commit().await?;
         if let Some(next) = changes.status {
             tracing::info!(order_id = id, from = %current.status, to = %next, "order status changed");
@@ -216,11 +293,62 @@ impl Orders {
                 message: Message::new("order-delete-admin-only").with("status", status),
             });
         }
+        let stored = match &status {
+            Ok(status) => status.as_str().to_owned(),
+            Err(stored) => stored.clone(),
+        };
         let txn = db::begin(&self.db).await?;
-        db::orders::delete(&txn, id).await?;
+        let Some(lines) = db::orders::delete_if_status(&txn, id, &stored).await? else {
+            txn.rollback().await?;
+            return Err(self.changed_meanwhile(actor, id).await);
+        };
+        // A pending order gives its units back; from a paid one on, they have been sold.
+        if status == Ok(OrderStatus::Pending) {
+            move_stock(&txn, &lines, &Items::from_stored(Vec::new())).await?;
+        }
         txn.commit().await?;
         tracing::info!(order_id = id, "order deleted");
         Ok(())
+    }
+
+    /// The 409 for a change that lost a race: the order's status is not what it was checked
+    /// against, or the order is gone.
+    async fn changed_meanwhile(&self, actor: &User, id: i64) -> ServiceError {
+        match self.get(actor, id).await {
+            Ok(order) => ServiceError::Conflict {
+                code: "concurrent_update",
+                message: Message::new("order-changed-meanwhile")
+                    .with("status", order.status.to_string()),
+            },
+            Err(err) => err,
+        }
+    }
+}
+
+/// Takes from stock what `after` holds beyond `before` and gives back the rest, in `conn`'s
+/// transaction. When a tracked stock is short, nothing must be kept: the error (409
+/// `out_of_stock`, naming the lines) comes once every product was tried, and the caller drops
+/// the transaction.
+async fn move_stock(
+    conn: &impl db::ConnectionTrait,
+    before: &Items,
+    after: &Items,
+) -> Result<(), ServiceError> {
+    let mut short = Vec::new();
+    for (product_id, units) in stock_moves(&before.units_by_product(), &after.units_by_product()) {
+        if units < 0 {
+            db::products::give_back_stock(conn, product_id, -units).await?;
+        } else if !db::products::take_stock(conn, product_id, units).await? {
+            short.push(product_id);
+        }
+    }
+    if short.is_empty() {
+        Ok(())
+    } else {
+        Err(ServiceError::Conflict {
+            code: "out_of_stock",
+            message: Message::new("order-out-of-stock").with("lines", after.positions_of(&short)),
+        })
     }
 }
 

@@ -195,6 +195,9 @@ pub fn test_config(database_url: &str, overrides: &[(&str, &str)]) -> Config {
         // shares are as wide as the limits unless a test sets them (tests/api/hardening.rs).
         ("BCRYPT_JOBS_PER_ACCOUNT".into(), "1000".into()),
         ("BCRYPT_JOBS_PER_ADDRESS".into(), "1000".into()),
+        // Most order tests are about statuses, owners and lists, and order free lines as any
+        // user: allowed unless a test sets the shop's default (tests/api/catalogue_orders.rs).
+        ("ORDER_FREE_LINES".into(), "anyone".into()),
     ]);
     for (name, value) in overrides {
         vars.insert((*name).into(), (*value).into());
@@ -541,6 +544,26 @@ impl TestApp {
     pub async fn admin_token(&self) -> (i64, String) {
         let admin = self.admin().await;
         (admin.id, admin.token)
+    }
+
+    /// Creates an active product in euros as the admin behind `admin_token`, asserting the
+    /// 201, and returns it.
+    pub async fn create_product(
+        &self,
+        admin_token: &str,
+        sku: &str,
+        price_cents: i64,
+        stock: Option<i64>,
+    ) -> Value {
+        let body = json!({
+            "sku": sku,
+            "name": format!("Product {sku}"),
+            "price_cents": price_cents,
+            "stock": stock,
+        });
+        let reply = self.post("/api/products", Some(admin_token), body).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body
     }
 
     /// Creates an order from a whole body, asserting the 201, and returns the order.

@@ -5,6 +5,7 @@
 
 mod abuse;
 mod auth;
+mod catalogue_orders;
 mod cli;
 mod cli_admin;
 mod config_docs;
@@ -22,6 +23,7 @@ mod oauth;
 mod orders;
 mod outage;
 mod password_reset;
+mod products;
 mod proxy;
 mod query_parameters;
 mod refresh;
@@ -30,6 +32,7 @@ mod session_cache;
 mod sessions;
 mod smtp;
 mod spec;
+mod stock;
 mod storage;
 mod translations;
 mod user_locale;

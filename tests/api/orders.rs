@@ -44,7 +44,9 @@ fn assert_order_shape(order: &Value) {
             [
                 "line_total_cents",
                 "product",
+                "product_id",
                 "quantity",
+                "sku",
                 "unit_price_cents"
             ],
             "{line}"
@@ -60,8 +62,11 @@ fn order_path(id: i64) -> String {
 
 /// An item as the server shows it.
 fn line(product: &str, quantity: i64, unit_price_cents: i64) -> Value {
+    // A free line: no product of the catalogue.
     json!({
         "product": product,
+        "product_id": null,
+        "sku": null,
         "quantity": quantity,
         "unit_price_cents": unit_price_cents,
         "line_total_cents": quantity * unit_price_cents,

@@ -50,6 +50,8 @@ enum Rule {
         allowed: Vec<String>,
         listed: String,
     },
+    /// `true` or `false`, as Rust's `bool` parses them.
+    Boolean,
     Text {
         max_chars: Option<usize>,
         pattern: Option<Regex>,
@@ -186,6 +188,7 @@ impl Rule {
             Some("integer") if only(&["type", "format", "minimum", "maximum"]) => {
                 Self::integer(keywords)
             }
+            Some("boolean") if only(&["type"]) => Self::Boolean,
             Some("string") if keywords.contains_key("enum") && only(&["type", "enum"]) => {
                 let allowed: Option<Vec<String>> = keywords["enum"]
                     .as_array()
@@ -279,6 +282,12 @@ impl Rule {
                         .with("name", name)
                         .with("allowed", listed.as_str()),
                 ]
+            }
+            Self::Boolean => {
+                if value.parse::<bool>().is_ok() {
+                    return Vec::new();
+                }
+                vec![Message::new("query-boolean").with("name", name)]
             }
             Self::Text { max_chars, pattern } => {
                 let mut refusals = Vec::new();
@@ -398,6 +407,15 @@ mod tests {
                 ("page".to_owned(), vec!["query-repeated"]),
                 ("stauts".to_owned(), vec!["query-unknown"]),
                 ("user_id".to_owned(), vec!["query-integer-min"]),
+            ]
+        );
+        let products = |query: &str| refusals(&declarations, "/api/products", query);
+        assert!(products("active=false&sort=-price_cents").is_empty());
+        assert_eq!(
+            products("active=1&sort=email"),
+            [
+                ("active".to_owned(), vec!["query-boolean"]),
+                ("sort".to_owned(), vec!["query-one-of"]),
             ]
         );
         let users = |query: &str| refusals(&declarations, "/api/users", query);

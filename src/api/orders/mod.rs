@@ -23,7 +23,7 @@ use crate::{
         FieldErrors,
         order::{Currency, OrderStatus},
     },
-    service::orders::{NewOrder, OrderChanges, OrderFilter},
+    service::orders::{NewOrder, OrderEdit, OrderFilter},
 };
 pub use schemas::*;
 
@@ -85,8 +85,14 @@ impl OrdersApi {
 
     /// Create an order
     ///
-    /// The order starts `pending`; totals are computed by the server. When the server requires
-    /// a verified email address, an unverified user (not an admin) gets 403 `email_not_verified`.
+    /// The order starts `pending`; totals are computed by the server. Each line names a
+    /// `product_id`, whose name, sku and price are copied into it; free lines (`product` and
+    /// `unit_price_cents`) are for admins, or for anyone with `ORDER_FREE_LINES=anyone`. A
+    /// product whose stock is tracked and short makes it a 409 `out_of_stock` naming the lines,
+    /// and nothing is ordered; cancelling, deleting a pending order or changing its items
+    /// gives the difference back. When the
+    /// server requires a verified email address, an unverified user (not an admin) gets 403
+    /// `email_not_verified`.
     #[oai(path = "/orders", method = "post", operation_id = "order_create")]
     async fn create(
         &self,
@@ -95,7 +101,7 @@ impl OrdersApi {
         body: JsonBody<CreateOrderRequest>,
     ) -> Result<
         OrderCreatedResponse,
-        Failure<{ UNAUTHORIZED | JSON_BODY | EMAIL_NOT_VERIFIED | ALWAYS }>,
+        Failure<{ UNAUTHORIZED | JSON_BODY | CONFLICT | EMAIL_NOT_VERIFIED | ALWAYS }>,
     > {
         let request = body.0;
         let mut errors = FieldErrors::new();
@@ -146,7 +152,7 @@ impl OrdersApi {
     ) -> Result<OrderResponse, Failure<CHANGE>> {
         let request = body.0;
         let mut errors = FieldErrors::new();
-        let changes = OrderChanges {
+        let changes = OrderEdit {
             currency: Some(
                 parse_currency(&mut errors, request.currency.as_deref())
                     .unwrap_or_else(Currency::euro),
@@ -181,7 +187,7 @@ impl OrdersApi {
             MaybeUndefined::Null => Some(None),
             MaybeUndefined::Value(notes) => Some(parse_notes_field(&mut errors, Some(notes))),
         };
-        let changes = OrderChanges {
+        let changes = OrderEdit {
             currency: parse_currency(&mut errors, request.currency.as_deref()),
             items: parse_items(&mut errors, request.items),
             notes,

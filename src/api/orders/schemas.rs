@@ -12,7 +12,7 @@ use crate::{
     domain::{
         FieldErrors,
         listing::Sort,
-        order::{Currency, ItemInput, Items, Order, OrderStatus, parse_notes},
+        order::{Currency, ItemInput, ItemRequests, Order, OrderStatus, parse_notes},
     },
     service::orders::OrderSortKey,
 };
@@ -85,10 +85,16 @@ impl From<OrderSort> for Sort<OrderSortKey> {
     }
 }
 
-/// One line of an order. Amounts are integer cents.
+/// One line of an order. Amounts are integer cents. A line ordered by product holds the
+/// product's name (`product`), sku and price as they were when it was ordered.
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "OrderItem")]
 pub struct OrderItemResource {
+    /// The catalogue's product; null for a free line.
+    #[oai(nullable)]
+    pub product_id: Option<i64>,
+    #[oai(nullable)]
+    pub sku: Option<String>,
     pub product: String,
     pub quantity: i64,
     pub unit_price_cents: i64,
@@ -127,6 +133,8 @@ impl From<Order> for OrderResource {
                 .lines()
                 .iter()
                 .map(|line| OrderItemResource {
+                    product_id: line.product_id,
+                    sku: line.sku.clone(),
                     product: line.product.clone(),
                     quantity: line.quantity,
                     unit_price_cents: line.unit_price_cents,
@@ -148,6 +156,8 @@ impl Example for OrderResource {
             status: OrderStatusName::Pending,
             currency: "EUR".into(),
             items: vec![OrderItemResource {
+                product_id: Some(3),
+                sku: Some("COF-1KG".into()),
                 product: "Café en grains, 1 kg".into(),
                 quantity: 2,
                 unit_price_cents: 1_890,
@@ -168,26 +178,32 @@ pub struct OrderPage {
     pub meta: PageMetaResource,
 }
 
-/// A line as the client sends it; its total is computed by the server.
+/// A line as the client sends it: a `product_id` from the catalogue, whose name, sku and
+/// price the server copies into the order; or, from admins (and from anyone with
+/// `ORDER_FREE_LINES=anyone`), a free line's `product` and `unit_price_cents`. Never both.
+/// The total is computed by the server.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct OrderItemInput {
+    pub product_id: Option<i64>,
     #[oai(validator(
         min_length = 1,
         max_length = 200,
         pattern = r"^[^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u2028-\u202E\u2066-\u2069]*[^\s\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u2028-\u202E\u2066-\u2069][^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u2028-\u202E\u2066-\u2069]*$"
     ))]
-    pub product: String,
+    pub product: Option<String>,
     #[oai(validator(minimum(value = "1"), maximum(value = "10000")))]
     pub quantity: i64,
     #[oai(validator(minimum(value = "0"), maximum(value = "100000000")))]
-    pub unit_price_cents: i64,
+    pub unit_price_cents: Option<i64>,
 }
 
 fn example_items() -> Vec<OrderItemInput> {
     vec![OrderItemInput {
-        product: "Café en grains, 1 kg".into(),
+        product_id: Some(3),
+        product: None,
         quantity: 2,
-        unit_price_cents: 1_890,
+        unit_price_cents: None,
     }]
 }
 
@@ -303,16 +319,20 @@ pub fn parse_currency(errors: &mut FieldErrors, raw: Option<&str>) -> Option<Cur
     raw.and_then(|raw| errors.check("currency", Currency::parse(raw)))
 }
 
-pub fn parse_items(errors: &mut FieldErrors, raw: Option<Vec<OrderItemInput>>) -> Option<Items> {
+pub fn parse_items(
+    errors: &mut FieldErrors,
+    raw: Option<Vec<OrderItemInput>>,
+) -> Option<ItemRequests> {
     let inputs = raw?
         .into_iter()
         .map(|item| ItemInput {
+            product_id: item.product_id,
             product: item.product,
             quantity: item.quantity,
             unit_price_cents: item.unit_price_cents,
         })
         .collect();
-    Items::parse(inputs)
+    ItemRequests::parse(inputs)
         .map_err(|item_errors| errors.merge(item_errors))
         .ok()
 }

@@ -5,6 +5,7 @@ pub mod mail_throttle;
 pub mod order_items;
 pub mod orders;
 pub mod password_reset_tokens;
+pub mod products;
 pub mod refresh_tokens;
 pub mod sessions;
 pub mod users;

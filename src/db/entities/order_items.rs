@@ -10,6 +10,10 @@ pub struct Model {
     pub order_id: i64,
     pub position: i32,
     pub product: String,
+    /// The catalogue's product, if the line was ordered by one.
+    pub product_id: Option<i64>,
+    /// The product's sku when it was ordered.
+    pub sku: Option<String>,
     pub quantity: i32,
     pub unit_price_cents: i64,
     pub line_total_cents: i64,

@@ -1,0 +1,285 @@
+//! The catalogue: the finders and writes of the `products` table, which hand back domain
+//! `Product`s.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::{Set, Unchanged},
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, SqlErr,
+    sea_query::{Expr, ExprTrait, Func, LikeExpr},
+};
+
+use super::entities::products::{ActiveModel, Column, Entity, Model};
+use crate::domain::{
+    listing::{Page, PageMeta, PageRequest, Sort},
+    order::Currency,
+    product::{Product, ProductSortKey, Sku},
+};
+
+/// A write the table refused, or a failure of the database.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// Another product has this sku, in some case (the unique index said so).
+    #[error("the sku belongs to another product")]
+    SkuTaken,
+    /// No product has this id (any more).
+    #[error("no such product")]
+    NotFound,
+    #[error(transparent)]
+    Database(#[from] DbErr),
+}
+
+/// A product as an admin creates it.
+#[derive(Debug)]
+pub struct NewProduct {
+    pub sku: Sku,
+    pub name: String,
+    pub description: Option<String>,
+    pub price_cents: i64,
+    pub currency: Currency,
+    pub stock: Option<i64>,
+    pub active: bool,
+}
+
+/// What [`update`] sets; `None` leaves a column as it is.
+#[derive(Debug, Default)]
+pub struct Changes {
+    pub sku: Option<Sku>,
+    pub name: Option<String>,
+    /// `Some(None)` clears it.
+    pub description: Option<Option<String>>,
+    pub price_cents: Option<i64>,
+    pub currency: Option<Currency>,
+    /// `Some(None)` stops tracking the stock.
+    pub stock: Option<Option<i64>>,
+    pub active: Option<bool>,
+}
+
+#[derive(Debug, Default)]
+pub struct ProductFilter {
+    /// A case-insensitive substring of the name or the sku.
+    pub q: Option<String>,
+    pub active: Option<bool>,
+}
+
+pub async fn find_by_id(conn: &impl ConnectionTrait, id: i64) -> Result<Option<Product>, DbErr> {
+    Ok(Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .map(product_from_row))
+}
+
+/// The products among `ids` that exist, by id, in one query.
+pub async fn find_many(
+    conn: &impl ConnectionTrait,
+    ids: Vec<i64>,
+) -> Result<HashMap<i64, Product>, DbErr> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = Entity::find()
+        .filter(Column::Id.is_in(ids))
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.id, product_from_row(row)))
+        .collect())
+}
+
+pub async fn insert(
+    conn: &impl ConnectionTrait,
+    product: NewProduct,
+    at: DateTime<Utc>,
+) -> Result<Product, WriteError> {
+    let row = ActiveModel {
+        sku: Set(product.sku.as_str().to_owned()),
+        name: Set(product.name),
+        description: Set(product.description),
+        price_cents: Set(product.price_cents),
+        currency: Set(product.currency.as_str().to_owned()),
+        stock: Set(product.stock),
+        active: Set(product.active),
+        created_at: Set(at),
+        updated_at: Set(at),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await
+    .map_err(refused)?;
+    Ok(product_from_row(row))
+}
+
+/// Applies `changes` to product `id`, updated `at`, and returns it as it now is;
+/// [`WriteError::NotFound`] when there is no such product.
+pub async fn update(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    changes: Changes,
+    at: DateTime<Utc>,
+) -> Result<Product, WriteError> {
+    let mut active = ActiveModel {
+        id: Unchanged(id),
+        updated_at: Set(at),
+        ..Default::default()
+    };
+    if let Some(sku) = changes.sku {
+        active.sku = Set(sku.as_str().to_owned());
+    }
+    if let Some(name) = changes.name {
+        active.name = Set(name);
+    }
+    if let Some(description) = changes.description {
+        active.description = Set(description);
+    }
+    if let Some(price) = changes.price_cents {
+        active.price_cents = Set(price);
+    }
+    if let Some(currency) = changes.currency {
+        active.currency = Set(currency.as_str().to_owned());
+    }
+    if let Some(stock) = changes.stock {
+        active.stock = Set(stock);
+    }
+    if let Some(is_active) = changes.active {
+        active.active = Set(is_active);
+    }
+    let row = active.update(conn).await.map_err(refused)?;
+    Ok(product_from_row(row))
+}
+
+/// Takes `units` of product `id`'s stock if it has that many: one conditional update, so that
+/// concurrent orders never take the same units. False when the stock is tracked and short;
+/// an untracked stock is never short.
+pub async fn take_stock(conn: &impl ConnectionTrait, id: i64, units: i64) -> Result<bool, DbErr> {
+    let taken = Entity::update_many()
+        .col_expr(Column::Stock, Expr::col(Column::Stock).sub(units))
+        .filter(Column::Id.eq(id))
+        .filter(Column::Stock.gte(units))
+        .exec(conn)
+        .await?;
+    if taken.rows_affected > 0 {
+        return Ok(true);
+    }
+    let tracked = Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .is_some_and(|row| row.stock.is_some());
+    Ok(!tracked)
+}
+
+/// Gives `units` back to product `id`'s stock, if it is tracked.
+pub async fn give_back_stock(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    units: i64,
+) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::Stock, Expr::col(Column::Stock).add(units))
+        .filter(Column::Id.eq(id))
+        .filter(Column::Stock.is_not_null())
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// What [`delete`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deletion {
+    Deleted,
+    NotFound,
+    /// Order lines name the product, and it stays.
+    InOrders,
+}
+
+/// Deletes product `id` unless an order line names it: the foreign key of
+/// `order_items.product_id` says so, so an order committed meanwhile cannot slip by.
+pub async fn delete(conn: &impl ConnectionTrait, id: i64) -> Result<Deletion, DbErr> {
+    match Entity::delete_by_id(id).exec(conn).await {
+        Ok(done) if done.rows_affected > 0 => Ok(Deletion::Deleted),
+        Ok(_) => Ok(Deletion::NotFound),
+        Err(err)
+            if matches!(
+                err.sql_err(),
+                Some(SqlErr::ForeignKeyConstraintViolation(_))
+            ) =>
+        {
+            Ok(Deletion::InOrders)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// One page of the products that match `filter`, in the order `sort` asks for.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    filter: ProductFilter,
+    sort: Sort<ProductSortKey>,
+    page: PageRequest,
+) -> Result<Page<Product>, DbErr> {
+    let mut select = Entity::find();
+    if let Some(q) = filter.q.filter(|q| !q.trim().is_empty()) {
+        let pattern = format!("%{}%", super::users::escape_like(&q.trim().to_lowercase()));
+        let like = |column: Column| {
+            Expr::expr(Func::lower(Expr::col(column)))
+                .like(LikeExpr::new(pattern.clone()).escape('\\'))
+        };
+        select = select.filter(
+            Condition::any()
+                .add(like(Column::Name))
+                .add(like(Column::Sku)),
+        );
+    }
+    if let Some(active) = filter.active {
+        select = select.filter(Column::Active.eq(active));
+    }
+    let column = match sort.key {
+        ProductSortKey::Id => Column::Id,
+        ProductSortKey::CreatedAt => Column::CreatedAt,
+        ProductSortKey::Name => Column::Name,
+        ProductSortKey::PriceCents => Column::PriceCents,
+    };
+    let (rows, total) = super::fetch_page(
+        conn,
+        select,
+        column,
+        Column::Id,
+        sort.descending,
+        (page.offset(), page.per_page),
+    )
+    .await?;
+    Ok(Page {
+        data: rows.into_iter().map(product_from_row).collect(),
+        meta: PageMeta::new(page, total),
+    })
+}
+
+/// A unique-index violation (on `lower(sku)`, the only unique column besides the id) is the
+/// client's mistake, not a crash.
+fn refused(err: DbErr) -> WriteError {
+    if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
+        WriteError::SkuTaken
+    } else if matches!(err, DbErr::RecordNotUpdated) {
+        WriteError::NotFound
+    } else {
+        WriteError::Database(err)
+    }
+}
+
+fn product_from_row(row: Model) -> Product {
+    Product {
+        id: row.id,
+        sku: row.sku,
+        name: row.name,
+        description: row.description,
+        price_cents: row.price_cents,
+        // Written through `Currency::parse`, so always three letters.
+        currency: Currency::parse(&row.currency).unwrap_or_else(|_| Currency::euro()),
+        stock: row.stock,
+        active: row.active,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    }
+}
