@@ -128,7 +128,7 @@ async function refreshJourney(baseUrl: string, api: Api, authed: Api, email: str
   expectError(step, await refresh(tablet.refresh_token), 401);
   const gone = expectError(step, await revoke(), 404);
   ok(step, `204; the tablet's tokens are refused; the same id again is 404 ${gone.code}`);
-type Api = ReturnType<typeof createClient<paths>>;
+}
 
 /** An admin stocks a product; a customer orders it at the catalogue's price, which a later
  * change does not touch; the stock runs out; a product in orders is withdrawn, not deleted. */
