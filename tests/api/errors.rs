@@ -20,29 +20,24 @@ async fn malformed_json_is_a_400() {
 }
 
 #[tokio::test]
-async fn a_body_of_whitespace_that_json_does_not_allow_is_malformed() {
+async fn only_a_body_of_zero_bytes_is_empty_and_whitespace_alone_is_malformed() {
     let app = spawn_app().await;
     let (id, token) = app.user_token("Ada").await;
-    // JSON's whitespace alone is an empty body: a PATCH that changes nothing.
-    let empty = app
-        .send(
-            app.request(Method::PATCH, &format!("/api/users/{id}"))
-                .bearer_auth(&token)
-                .header("content-type", "application/json")
-                .body(" \t\r\n"),
-        )
-        .await;
+    let patch = |body: &'static str| {
+        app.request(Method::PATCH, &format!("/api/users/{id}"))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(body)
+    };
+    // Zero bytes: a PATCH that changes nothing.
+    let empty = app.send(patch("")).await;
     assert_eq!(empty.status, StatusCode::OK, "{}", empty.body);
-    // A form feed is not JSON whitespace (schemathesis found it accepted).
-    let form_feed = app
-        .send(
-            app.request(Method::PATCH, &format!("/api/users/{id}"))
-                .bearer_auth(&token)
-                .header("content-type", "application/json")
-                .body("\x0c"),
-        )
-        .await;
-    form_feed.assert_error(400, "malformed_json");
+    // Whitespace alone is no JSON document (schemathesis found "\n" accepted), nor is a form
+    // feed, which is not even JSON whitespace.
+    for body in ["\n", " \t\r\n", "\x0c"] {
+        let reply = app.send(patch(body)).await;
+        reply.assert_error(400, "malformed_json");
+    }
 }
 
 #[tokio::test]
