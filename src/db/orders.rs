@@ -92,8 +92,31 @@ pub async fn count_by_user(conn: &impl ConnectionTrait, user_id: i64) -> Result<
         .await
 }
 
-/// Stores a new pending order of `owner` with its lines and returns its id; `None` when the
-/// owner does not exist (any more). Run it in a transaction, or an order may lose its lines.
+/// Why an order could not be written.
+#[derive(Debug)]
+pub enum WriteError {
+    /// The owner does not exist (any more).
+    UnknownOwner,
+    /// A line names a product deleted since it was looked up: the foreign key says so.
+    ProductGone,
+    Database(DbErr),
+}
+
+impl From<DbErr> for WriteError {
+    fn from(err: DbErr) -> Self {
+        Self::Database(err)
+    }
+}
+
+fn is_foreign_key_violation(err: &DbErr) -> bool {
+    matches!(
+        err.sql_err(),
+        Some(SqlErr::ForeignKeyConstraintViolation(_))
+    )
+}
+
+/// Stores a new pending order of `owner` with its lines and returns its id. Run it in a
+/// transaction, or an order may lose its lines.
 pub async fn insert_pending(
     conn: &impl ConnectionTrait,
     owner: i64,
@@ -101,8 +124,8 @@ pub async fn insert_pending(
     items: &Items,
     notes: Option<&str>,
     created_at: DateTime<Utc>,
-) -> Result<Option<i64>, DbErr> {
-    let inserted = orders::ActiveModel {
+) -> Result<i64, WriteError> {
+    let row = orders::ActiveModel {
         user_id: Set(owner),
         status: Set(OrderStatus::Pending.as_str().to_owned()),
         currency: Set(currency.as_str().to_owned()),
@@ -113,21 +136,16 @@ pub async fn insert_pending(
         ..Default::default()
     }
     .insert(conn)
-    .await;
-    let row = match inserted {
-        Ok(row) => row,
-        Err(err)
-            if matches!(
-                err.sql_err(),
-                Some(SqlErr::ForeignKeyConstraintViolation(_))
-            ) =>
-        {
-            return Ok(None);
+    .await
+    .map_err(|err| {
+        if is_foreign_key_violation(&err) {
+            WriteError::UnknownOwner
+        } else {
+            WriteError::Database(err)
         }
-        Err(err) => return Err(err),
-    };
+    })?;
     insert_items(conn, row.id, items).await?;
-    Ok(Some(row.id))
+    Ok(row.id)
 }
 
 /// Writes `changes` (only the fields it names) and `updated_at`, and replaces the lines when
@@ -141,7 +159,7 @@ pub async fn update_if_status(
     expected: OrderStatus,
     changes: &OrderChanges,
     updated_at: DateTime<Utc>,
-) -> Result<Option<Items>, DbErr> {
+) -> Result<Option<Items>, WriteError> {
     let mut update = orders::Entity::update_many()
         .col_expr(orders::Column::UpdatedAt, Expr::value(updated_at))
         .filter(orders::Column::Id.eq(id))
@@ -227,7 +245,7 @@ async fn insert_items(
     conn: &impl ConnectionTrait,
     order_id: i64,
     items: &Items,
-) -> Result<(), DbErr> {
+) -> Result<(), WriteError> {
     let out_of_range = |what: &str| DbErr::Custom(format!("{what} out of range"));
     let rows = items
         .lines()
@@ -243,11 +261,35 @@ async fn insert_items(
                 quantity: Set(i32::try_from(line.quantity).map_err(|_| out_of_range("quantity"))?),
                 unit_price_cents: Set(line.unit_price_cents),
                 line_total_cents: Set(line.line_total_cents),
+                stock_taken: Set(line.stock_taken),
                 ..Default::default()
             })
         })
         .collect::<Result<Vec<_>, DbErr>>()?;
-    order_items::Entity::insert_many(rows).exec(conn).await?;
+    // The order's own row was just written, so a foreign key can only trip on a product.
+    match order_items::Entity::insert_many(rows).exec(conn).await {
+        Ok(_) => Ok(()),
+        Err(err) if is_foreign_key_violation(&err) => Err(WriteError::ProductGone),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Records that the lines of order `order_id` naming `product_ids` took no stock (it is not
+/// tracked).
+pub async fn mark_stock_not_taken(
+    conn: &impl ConnectionTrait,
+    order_id: i64,
+    product_ids: &[i64],
+) -> Result<(), DbErr> {
+    if product_ids.is_empty() {
+        return Ok(());
+    }
+    order_items::Entity::update_many()
+        .col_expr(order_items::Column::StockTaken, Expr::value(false))
+        .filter(order_items::Column::OrderId.eq(order_id))
+        .filter(order_items::Column::ProductId.is_in(product_ids.iter().copied()))
+        .exec(conn)
+        .await?;
     Ok(())
 }
 
@@ -281,6 +323,7 @@ fn line_from_row(item: order_items::Model) -> LineItem {
         quantity: i64::from(item.quantity),
         unit_price_cents: item.unit_price_cents,
         line_total_cents: item.line_total_cents,
+        stock_taken: item.stock_taken,
     }
 }
 

@@ -150,10 +150,19 @@ pub async fn update(
     Ok(product_from_row(row))
 }
 
+/// What [`take_stock`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taken {
+    Taken,
+    /// The stock is not tracked (or the product is gone): nothing to take.
+    Untracked,
+    /// The stock is tracked and has fewer units than asked.
+    Short,
+}
+
 /// Takes `units` of product `id`'s stock if it has that many: one conditional update, so that
-/// concurrent orders never take the same units. False when the stock is tracked and short;
-/// an untracked stock is never short.
-pub async fn take_stock(conn: &impl ConnectionTrait, id: i64, units: i64) -> Result<bool, DbErr> {
+/// concurrent orders never take the same units.
+pub async fn take_stock(conn: &impl ConnectionTrait, id: i64, units: i64) -> Result<Taken, DbErr> {
     let taken = Entity::update_many()
         .col_expr(Column::Stock, Expr::col(Column::Stock).sub(units))
         .filter(Column::Id.eq(id))
@@ -161,13 +170,17 @@ pub async fn take_stock(conn: &impl ConnectionTrait, id: i64, units: i64) -> Res
         .exec(conn)
         .await?;
     if taken.rows_affected > 0 {
-        return Ok(true);
+        return Ok(Taken::Taken);
     }
     let tracked = Entity::find_by_id(id)
         .one(conn)
         .await?
         .is_some_and(|row| row.stock.is_some());
-    Ok(!tracked)
+    Ok(if tracked {
+        Taken::Short
+    } else {
+        Taken::Untracked
+    })
 }
 
 /// Gives `units` back to product `id`'s stock, if it is tracked.

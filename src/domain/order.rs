@@ -111,7 +111,7 @@ impl Currency {
 
 /// One line of an order, with its total. A line ordered by product holds a copy of the
 /// product's name, sku and price as they were then.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct LineItem {
     pub product: String,
     /// `None` for a free line.
@@ -120,7 +120,27 @@ pub struct LineItem {
     pub quantity: i64,
     pub unit_price_cents: i64,
     pub line_total_cents: i64,
+    /// Whether the line's units came out of its product's stock, and so go back to it. A line
+    /// written while its product's stock was not tracked took nothing: when tracking starts
+    /// later, cancelling its order must not give back units it never took. A product line is
+    /// to be taken until the stock says otherwise.
+    pub stock_taken: bool,
 }
+
+/// Two lines are the same when they order the same thing: where their units came from is
+/// bookkeeping, not part of the order.
+impl PartialEq for LineItem {
+    fn eq(&self, other: &Self) -> bool {
+        self.product == other.product
+            && self.product_id == other.product_id
+            && self.sku == other.sku
+            && self.quantity == other.quantity
+            && self.unit_price_cents == other.unit_price_cents
+            && self.line_total_cents == other.line_total_cents
+    }
+}
+
+impl Eq for LineItem {}
 
 /// A line as a client sends it, before validation: a `product_id`, or a free line's `product`
 /// and `unit_price_cents`.
@@ -197,6 +217,7 @@ impl ItemRequests {
                             unit_price_cents,
                             // Saturating only for an invalid quantity, refused above.
                             line_total_cents: input.quantity.saturating_mul(unit_price_cents),
+                            stock_taken: false,
                         }));
                     }
                 }
@@ -262,6 +283,7 @@ impl ItemRequests {
                         quantity,
                         unit_price_cents: product.price_cents,
                         line_total_cents: quantity * product.price_cents,
+                        stock_taken: true,
                     }),
                 },
             }
@@ -334,15 +356,41 @@ impl Items {
         self.total_cents
     }
 
-    /// How many units of each product the lines hold, by product id.
+    /// How many units of each product the lines took from stock (or are to take), by product id.
     pub fn units_by_product(&self) -> BTreeMap<i64, i64> {
         let mut units = BTreeMap::new();
         for line in &self.lines {
-            if let Some(product_id) = line.product_id {
+            if let (Some(product_id), true) = (line.product_id, line.stock_taken) {
                 *units.entry(product_id).or_default() += line.quantity;
             }
         }
         units
+    }
+
+    /// Records that the stock of `product_ids` is not tracked: their lines take nothing.
+    pub fn mark_untracked(&mut self, product_ids: &[i64]) {
+        for line in &mut self.lines {
+            if line.product_id.is_some_and(|id| product_ids.contains(&id)) {
+                line.stock_taken = false;
+            }
+        }
+    }
+
+    /// The 422 for lines whose product is not among `products` (any more).
+    pub fn unknown_products(&self, products: &HashMap<i64, Product>) -> FieldErrors {
+        let mut errors = FieldErrors::new();
+        for (index, line) in self.lines.iter().enumerate() {
+            if line
+                .product_id
+                .is_some_and(|id| !products.contains_key(&id))
+            {
+                errors.add(
+                    format!("items.{index}.product_id"),
+                    Message::new("order-product-unknown"),
+                );
+            }
+        }
+        errors
     }
 
     /// Where the lines naming `product_ids` are, as a message lists them: `items.0 (TEA)`.

@@ -3,7 +3,7 @@
 use super::{ServiceError, now};
 pub use crate::domain::order::OrderSortKey;
 use crate::{
-    db::{self, DatabaseConnection},
+    db::{self, DatabaseConnection, orders::WriteError, products::Taken},
     domain::{
         FieldErrors, Message, User,
         listing::{Page, PageRequest, Sort},
@@ -128,11 +128,12 @@ impl Orders {
                 user_id
             }
         };
-        let items = self.resolve(actor, &order.currency, order.items).await?;
+        let mut items = self.resolve(actor, &order.currency, order.items).await?;
         let created = now();
         let txn = db::begin(&self.db).await?;
-        move_stock(&txn, &Items::from_stored(Vec::new()), &items).await?;
-        let id = db::orders::insert_pending(
+        let untracked = move_stock(&txn, &Items::from_stored(Vec::new()), &items).await?;
+        items.mark_untracked(&untracked);
+        let id = match db::orders::insert_pending(
             &txn,
             owner,
             &order.currency,
@@ -140,9 +141,14 @@ impl Orders {
             order.notes.as_deref(),
             created,
         )
-        .await?
-        // The owner was deleted between the check and the insert.
-        .ok_or_else(unknown_owner)?;
+        .await
+        {
+            Ok(id) => id,
+            Err(err) => {
+                txn.rollback().await?;
+                return Err(self.refused(err, &items).await);
+            }
+        };
         txn.commit().await?;
         tracing::info!(order_id = id, "order created");
         Ok(Order {
@@ -209,39 +215,29 @@ impl Orders {
             return Ok(current);
         }
 
-        if (changes.currency.is_some() || changes.items.is_some())
-            && !current.status.allows_item_changes()
-        {
-            return Err(not_editable(
-                Message::new("order-items-frozen").with("status", current.status.to_string()),
-            ));
-        }
-        if changes.notes.is_some() && !current.status.allows_note_changes(actor.is_admin()) {
-            return Err(not_editable(
-                Message::new("order-notes-frozen").with("status", current.status.to_string()),
-            ));
-        }
-        if let Some(next) = changes.status {
-            if !current.status.can_become(next) {
-                return Err(ServiceError::Conflict {
-                    code: "invalid_status_transition",
-                    message: Message::new("order-status-transition")
-                        .with("from", current.status.to_string())
-                        .with("to", next.to_string()),
-                });
-            }
-            if !actor.is_admin() && !OrderStatus::owner_may_set(next) {
-                return Err(ServiceError::Forbidden);
-            }
-        }
+        allowed(actor, &current, &changes)?;
 
         let updated_at = now();
         let txn = db::begin(&self.db).await?;
-        let Some(previous) =
-            db::orders::update_if_status(&txn, id, current.status, &changes, updated_at).await?
-        else {
-            txn.rollback().await?;
-            return Err(self.changed_meanwhile(actor, id).await);
+        let previous = match db::orders::update_if_status(
+            &txn,
+            id,
+            current.status,
+            &changes,
+            updated_at,
+        )
+        .await
+        {
+            Ok(Some(previous)) => previous,
+            Ok(None) => {
+                txn.rollback().await?;
+                return Err(self.changed_meanwhile(actor, id).await);
+            }
+            Err(err) => {
+                txn.rollback().await?;
+                let items = changes.items.as_ref().unwrap_or(&current.items);
+                return Err(self.refused(err, items).await);
+            }
         };
         // The stock follows the lines the order held and now holds: a cancelled order holds
         // none. `previous` was read under the order's lock, so racing changes each move only
@@ -255,12 +251,15 @@ impl Orders {
         };
         let next_status = changes.status.unwrap_or(current.status);
         let next_items = changes.items.as_ref().unwrap_or(&previous);
-        move_stock(
+        let untracked = move_stock(
             &txn,
             &held(current.status, &previous),
             &held(next_status, next_items),
         )
         .await?;
+        if changes.items.is_some() {
+            db::orders::mark_stock_not_taken(&txn, id, &untracked).await?;
+        }
         txn.commit().await?;
         if let Some(next) = changes.status {
             tracing::info!(order_id = id, from = %current.status, to = %next, "order status changed");
@@ -311,6 +310,22 @@ impl Orders {
         Ok(())
     }
 
+    /// The error for an order that could not be written: its owner or one of its lines'
+    /// products was deleted since it was checked.
+    async fn refused(&self, err: WriteError, items: &Items) -> ServiceError {
+        match err {
+            WriteError::UnknownOwner => unknown_owner(),
+            WriteError::ProductGone => {
+                let ids = items.lines().iter().filter_map(|line| line.product_id);
+                match db::products::find_many(&self.db, ids.collect()).await {
+                    Ok(products) => items.unknown_products(&products).into(),
+                    Err(err) => err.into(),
+                }
+            }
+            WriteError::Database(err) => err.into(),
+        }
+    }
+
     /// The 409 for a change that lost a race: the order's status is not what it was checked
     /// against, or the order is gone.
     async fn changed_meanwhile(&self, actor: &User, id: i64) -> ServiceError {
@@ -326,30 +341,66 @@ impl Orders {
 }
 
 /// Takes from stock what `after` holds beyond `before` and gives back the rest, in `conn`'s
-/// transaction. When a tracked stock is short, nothing must be kept: the error (409
-/// `out_of_stock`, naming the lines) comes once every product was tried, and the caller drops
-/// the transaction.
+/// transaction, and returns the products among them whose stock is not tracked: `after`'s
+/// lines of those took nothing. When a tracked stock is short, nothing must be kept: the error
+/// (409 `out_of_stock`, naming the lines) comes once every product was tried, and the caller
+/// drops the transaction.
 async fn move_stock(
     conn: &impl db::ConnectionTrait,
     before: &Items,
     after: &Items,
-) -> Result<(), ServiceError> {
+) -> Result<Vec<i64>, ServiceError> {
     let mut short = Vec::new();
+    let mut untracked = Vec::new();
     for (product_id, units) in stock_moves(&before.units_by_product(), &after.units_by_product()) {
         if units < 0 {
             db::products::give_back_stock(conn, product_id, -units).await?;
-        } else if !db::products::take_stock(conn, product_id, units).await? {
-            short.push(product_id);
+            continue;
+        }
+        match db::products::take_stock(conn, product_id, units).await? {
+            Taken::Taken => {}
+            Taken::Untracked => untracked.push(product_id),
+            Taken::Short => short.push(product_id),
         }
     }
     if short.is_empty() {
-        Ok(())
+        Ok(untracked)
     } else {
         Err(ServiceError::Conflict {
             code: "out_of_stock",
             message: Message::new("order-out-of-stock").with("lines", after.positions_of(&short)),
         })
     }
+}
+
+/// Whether `actor` may make `changes` to `current`, as it stands.
+fn allowed(actor: &User, current: &Order, changes: &OrderChanges) -> Result<(), ServiceError> {
+    if (changes.currency.is_some() || changes.items.is_some())
+        && !current.status.allows_item_changes()
+    {
+        return Err(not_editable(
+            Message::new("order-items-frozen").with("status", current.status.to_string()),
+        ));
+    }
+    if changes.notes.is_some() && !current.status.allows_note_changes(actor.is_admin()) {
+        return Err(not_editable(
+            Message::new("order-notes-frozen").with("status", current.status.to_string()),
+        ));
+    }
+    if let Some(next) = changes.status {
+        if !current.status.can_become(next) {
+            return Err(ServiceError::Conflict {
+                code: "invalid_status_transition",
+                message: Message::new("order-status-transition")
+                    .with("from", current.status.to_string())
+                    .with("to", next.to_string()),
+            });
+        }
+        if !actor.is_admin() && !OrderStatus::owner_may_set(next) {
+            return Err(ServiceError::Forbidden);
+        }
+    }
+    Ok(())
 }
 
 /// Whose orders `actor` may see: an admin everyone's, anyone else only their own.

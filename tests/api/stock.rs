@@ -246,3 +246,120 @@ async fn item_edits_move_only_the_difference_even_when_they_race() {
     assert_eq!(stock_of(&a, &ada.token, &tea).await, 10);
     assert_eq!(stock_of(&a, &ada.token, &cake).await, 3);
 }
+
+#[tokio::test]
+async fn units_never_taken_are_never_given_back_when_tracking_starts_later() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let ada = app.ordinary_user("Ada").await;
+    let jam = app.create_product(&admin.token, "JAM", 400, None).await;
+    let path = format!("/api/products/{}", jam["id"]);
+    // Ordered while the stock is not tracked: nothing is taken.
+    let untracked = app
+        .create_order(&ada.token, json!([by_product(&jam, 3)]))
+        .await;
+    let edited = app
+        .create_order(&ada.token, json!([by_product(&jam, 1)]))
+        .await;
+
+    // The shop starts counting: 10 jars on the shelf.
+    app.patch(&path, Some(&admin.token), json!({"stock": 10}))
+        .await
+        .assert_status(200);
+    let tracked = app
+        .create_order(&ada.token, json!([by_product(&jam, 2)]))
+        .await;
+    assert_eq!(stock_of(&app, &ada.token, &jam).await, 8);
+
+    // Cancelling the order placed before gives back nothing; the one placed since, its own.
+    let cancel = |order: &Value| {
+        let path = format!("/api/orders/{}", order["id"]);
+        let token = ada.token.clone();
+        let app = &app;
+        async move {
+            app.patch(&path, Some(&token), json!({"status": "cancelled"}))
+                .await
+        }
+    };
+    cancel(&untracked).await.assert_status(200);
+    assert_eq!(stock_of(&app, &ada.token, &jam).await, 8);
+    cancel(&tracked).await.assert_status(200);
+    assert_eq!(stock_of(&app, &ada.token, &jam).await, 10);
+
+    // Editing the items of an order placed before takes what its lines now hold, all of it,
+    // and deleting it then gives exactly that back.
+    let edited_path = format!("/api/orders/{}", edited["id"]);
+    app.patch(
+        &edited_path,
+        Some(&ada.token),
+        json!({"items": [by_product(&jam, 4)]}),
+    )
+    .await
+    .assert_status(200);
+    assert_eq!(stock_of(&app, &ada.token, &jam).await, 6);
+    app.delete(&edited_path, Some(&ada.token))
+        .await
+        .assert_status(204);
+    assert_eq!(stock_of(&app, &ada.token, &jam).await, 10);
+
+    // Tracking stopped: an edit takes nothing, and nothing comes back when tracking resumes.
+    let later = app
+        .create_order(&ada.token, json!([by_product(&jam, 1)]))
+        .await;
+    app.patch(&path, Some(&admin.token), json!({"stock": null}))
+        .await
+        .assert_status(200);
+    let later_path = format!("/api/orders/{}", later["id"]);
+    app.patch(
+        &later_path,
+        Some(&ada.token),
+        json!({"items": [by_product(&jam, 2)]}),
+    )
+    .await
+    .assert_status(200);
+    app.patch(&path, Some(&admin.token), json!({"stock": 5}))
+        .await
+        .assert_status(200);
+    cancel(&later).await.assert_status(200);
+    assert_eq!(stock_of(&app, &ada.token, &jam).await, 5);
+}
+
+#[tokio::test]
+async fn a_product_deleted_while_an_order_names_it_is_a_422_or_a_409_never_a_500() {
+    let a = spawn_app().await;
+    let b = a.another_instance().await;
+    let admin = a.admin().await;
+    let ada = a.ordinary_user("Ada").await;
+    for round in 0..10 {
+        let product = a
+            .create_product(&admin.token, &format!("GONE{round}"), 100, Some(5))
+            .await;
+        let product_path = format!("/api/products/{}", product["id"]);
+        let (order, deletion) = tokio::join!(
+            a.post(
+                "/api/orders",
+                Some(&ada.token),
+                json!({"items": [by_product(&product, 1)]}),
+            ),
+            b.delete(&product_path, Some(&admin.token)),
+        );
+        match (order.status.as_u16(), deletion.status.as_u16()) {
+            // The order came first: the product stays, with one unit fewer.
+            (201, 409) => {
+                assert_eq!(deletion.body["code"], "product_in_orders");
+                assert_eq!(stock_of(&a, &admin.token, &product).await, 4);
+            }
+            // The deletion came first: the line names an unknown product.
+            (422, 204) => assert_eq!(
+                order.error_fields(),
+                ["items.0.product_id"],
+                "{}",
+                order.body
+            ),
+            statuses => panic!(
+                "round {round}: {statuses:?}: {} / {}",
+                order.body, deletion.body
+            ),
+        }
+    }
+}

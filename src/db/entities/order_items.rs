@@ -17,6 +17,8 @@ pub struct Model {
     pub quantity: i32,
     pub unit_price_cents: i64,
     pub line_total_cents: i64,
+    /// Whether the line's units came out of its product's stock (and go back to it).
+    pub stock_taken: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
