@@ -123,7 +123,8 @@ pub struct LineItem {
     /// Whether the line's units came out of its product's stock, and so go back to it. A line
     /// written while its product's stock was not tracked took nothing: when tracking starts
     /// later, cancelling its order must not give back units it never took. A product line is
-    /// to be taken until the stock says otherwise.
+    /// to be taken when its product's stock was tracked as it was looked up (so an untracked
+    /// product costs the order no statement), until the stock says otherwise.
     pub stock_taken: bool,
 }
 
@@ -283,7 +284,7 @@ impl ItemRequests {
                         quantity,
                         unit_price_cents: product.price_cents,
                         line_total_cents: quantity * product.price_cents,
-                        stock_taken: true,
+                        stock_taken: product.stock.is_some(),
                     }),
                 },
             }
