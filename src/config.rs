@@ -189,6 +189,8 @@ pub struct BcryptSettings {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bind_addr: SocketAddr,
+    /// `METRICS_BIND_ADDR`: where Prometheus scrapes `/metrics`; `None` records nothing.
+    pub metrics_bind_addr: Option<SocketAddr>,
     pub rate_limits: RateLimitSettings,
     pub http: HttpSettings,
     pub database: DatabaseSettings,
@@ -214,6 +216,23 @@ pub struct ConfigError {
     pub problem: String,
 }
 
+/// An address to listen on, like `127.0.0.1:8080`, if `variable` is set.
+fn socket_address(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+) -> Result<Option<SocketAddr>, ConfigError> {
+    get(variable)
+        .map(|value| {
+            value.trim().parse().map_err(|_| {
+                invalid(
+                    variable,
+                    format!("`{value}` is not an address like 127.0.0.1:8080"),
+                )
+            })
+        })
+        .transpose()
+}
+
 fn invalid(variable: &'static str, problem: impl Into<String>) -> ConfigError {
     ConfigError {
         variable,
@@ -231,15 +250,9 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
 
-        let bind_addr: SocketAddr = match get("BIND_ADDR") {
-            Some(value) => value.trim().parse().map_err(|_| {
-                invalid(
-                    "BIND_ADDR",
-                    format!("`{value}` is not an address like 127.0.0.1:8080"),
-                )
-            })?,
-            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
-        };
+        let bind_addr =
+            socket_address(&get, "BIND_ADDR")?.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)));
+        let metrics_bind_addr = socket_address(&get, "METRICS_BIND_ADDR")?;
 
         let url = get("DATABASE_URL").unwrap_or_else(|| "sqlite://comptoir.db?mode=rwc".to_owned());
         let kind = database_kind(&url)?;
@@ -316,6 +329,7 @@ impl Config {
 
         Ok(Self {
             bind_addr,
+            metrics_bind_addr,
             rate_limits,
             http,
             database,

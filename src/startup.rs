@@ -3,6 +3,7 @@
 use std::{net::SocketAddr, time::Duration};
 
 use anyhow::Context;
+use metrics_exporter_prometheus::PrometheusHandle;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
 use sea_orm::DatabaseConnection;
@@ -36,6 +37,14 @@ pub struct Application {
     state: AppState,
     http: HttpSettings,
     limits: ConnectionLimits,
+    metrics: Option<MetricsListener>,
+}
+
+/// The listener Prometheus scrapes, apart from the API's.
+struct MetricsListener {
+    acceptor: TcpAcceptor,
+    address: SocketAddr,
+    handle: PrometheusHandle,
 }
 
 /// How long in-flight requests may run on after the shutdown signal.
@@ -73,22 +82,31 @@ impl Application {
         db::migrate(&db, config.default_locale)
             .await
             .context("running database migrations")?;
+        // Installed before anything records, so that no early count is lost.
+        let metrics_handle = match config.metrics_bind_addr {
+            Some(_) => Some(api::metrics::install().context("installing the metrics recorder")?),
+            None => None,
+        };
         let state = build_state(config, db).await?;
-        let acceptor = TcpListener::bind(config.bind_addr)
-            .into_acceptor()
-            .await
-            .with_context(|| format!("binding {} (BIND_ADDR)", config.bind_addr))?;
-        let address = acceptor
-            .local_addr()
-            .first()
-            .and_then(|addr| addr.as_socket_addr().copied())
-            .context("the listener has no address")?;
+        let (acceptor, address) = bind(config.bind_addr, "BIND_ADDR").await?;
+        let metrics = match (config.metrics_bind_addr, metrics_handle) {
+            (Some(bind_addr), Some(handle)) => {
+                let (acceptor, address) = bind(bind_addr, "METRICS_BIND_ADDR").await?;
+                Some(MetricsListener {
+                    acceptor,
+                    address,
+                    handle,
+                })
+            }
+            _ => None,
+        };
         Ok(Self {
             acceptor,
             address,
             state,
             http: config.http.clone(),
             limits,
+            metrics,
         })
     }
 
@@ -97,9 +115,26 @@ impl Application {
         self.address
     }
 
+    /// The metrics listener's address, when metrics are on.
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|metrics| metrics.address)
+    }
+
     /// Serves until `shutdown` completes, then lets in-flight requests finish.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
         tracing::info!(address = %self.address, "serving; Swagger UI at http://{}/docs", self.address);
+        // The metrics listener lives as long as the API's: it stops when the API has drained.
+        let metrics = self.metrics.map(|metrics| {
+            tracing::info!(address = %metrics.address, "serving metrics at http://{}/metrics", metrics.address);
+            let gauges = api::metrics::Gauges {
+                health: self.state.health.clone(),
+                hasher: self.state.hasher.clone(),
+            };
+            tokio::spawn(
+                poem::Server::new_with_acceptor(metrics.acceptor)
+                    .run(api::metrics::app(metrics.handle, gauges)),
+            )
+        });
         http_server::serve(
             self.acceptor,
             api::app(self.state, &self.http),
@@ -108,8 +143,25 @@ impl Application {
             SHUTDOWN_DRAIN,
         )
         .await;
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
         Ok(())
     }
+}
+
+/// Binds `address`, the value of `variable`, and returns the address actually bound.
+async fn bind(address: SocketAddr, variable: &str) -> anyhow::Result<(TcpAcceptor, SocketAddr)> {
+    let acceptor = TcpListener::bind(address)
+        .into_acceptor()
+        .await
+        .with_context(|| format!("binding {address} ({variable})"))?;
+    let bound = acceptor
+        .local_addr()
+        .first()
+        .and_then(|addr| addr.as_socket_addr().copied())
+        .context("the listener has no address")?;
+    Ok((acceptor, bound))
 }
 
 /// Raises the soft limit on open files to the hard one (the soft default, often 1024, is
@@ -198,7 +250,7 @@ async fn build_state(config: &Config, db: DatabaseConnection) -> anyhow::Result<
         ),
         users: Users::new(
             db.clone(),
-            hasher,
+            hasher.clone(),
             sessions.clone(),
             limits,
             email_verifications.clone(),
@@ -214,6 +266,7 @@ async fn build_state(config: &Config, db: DatabaseConnection) -> anyhow::Result<
         storage,
         sessions,
         accounts,
+        hasher,
     }))
 }
 

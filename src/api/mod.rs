@@ -7,6 +7,7 @@ mod email;
 mod error;
 mod health;
 mod layers;
+pub mod metrics;
 mod oauth;
 mod orders;
 mod pages;
@@ -35,6 +36,7 @@ use crate::{
         email_verification::EmailVerifications,
         health::{Health, Storage},
         orders::Orders,
+        password_hasher::PasswordHasher,
         password_reset::PasswordResets,
         products::Products,
         rate_limit::RateLimits,
@@ -77,6 +79,8 @@ pub struct Services {
     pub password_resets: PasswordResets,
     pub email_verifications: EmailVerifications,
     pub limits: RateLimits,
+    /// bcrypt's threads, whose queue the metrics report.
+    pub hasher: PasswordHasher,
     /// The language of a request that names none of ours.
     pub default_locale: Locale,
 }

@@ -42,6 +42,28 @@ pub fn is_postgres(db: &DatabaseConnection) -> bool {
     db.get_database_backend() == DbBackend::Postgres
 }
 
+/// The pool's connections at this moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolConnections {
+    pub in_use: u32,
+    pub idle: u32,
+}
+
+pub fn pool_connections(db: &DatabaseConnection) -> PoolConnections {
+    let (size, idle) = if is_postgres(db) {
+        let pool = db.get_postgres_connection_pool();
+        (pool.size(), pool.num_idle())
+    } else {
+        let pool = db.get_sqlite_connection_pool();
+        (pool.size(), pool.num_idle())
+    };
+    let idle = u32::try_from(idle).unwrap_or(u32::MAX);
+    PoolConnections {
+        in_use: size.saturating_sub(idle),
+        idle,
+    }
+}
+
 /// Starts a transaction; it rolls back when dropped without `commit`.
 pub async fn begin(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, DbErr> {
     db.begin().await

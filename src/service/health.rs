@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use crate::db::DatabaseConnection;
 pub use crate::db::storage::Storage;
+use crate::db::{self, DatabaseConnection, PoolConnections};
 
 /// How long the database has to answer a ping.
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
@@ -27,6 +27,11 @@ pub struct Health {
 impl Health {
     pub fn new(db: DatabaseConnection, storage: Storage) -> Self {
         Self { db, storage }
+    }
+
+    /// The database pool's connections, in use and idle.
+    pub fn pool_connections(&self) -> PoolConnections {
+        db::pool_connections(&self.db)
     }
 
     /// Checks the database's files (SQLite), then pings the database.

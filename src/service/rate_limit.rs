@@ -264,17 +264,22 @@ impl RateLimits {
     /// Every `/api` request, per client address; `None` when this limit is off.
     pub async fn api(&self, client: IpAddr) -> Option<Decision> {
         let limit = self.settings.api?;
-        Some(self.limiter.hit(&format!("api:{client}"), limit).await)
+        let decision = self.limiter.hit(&format!("api:{client}"), limit).await;
+        if !decision.allowed {
+            count_refusal("api");
+        }
+        Some(decision)
     }
 
     /// A login attempt: per client address, and per normalised email and address.
     pub async fn login(&self, email: &str, client: IpAddr) -> Result<(), Decision> {
         self.check(
+            "login_per_address",
             &format!("login-address:{client}"),
             self.settings.login_per_address,
         )
         .await?;
-        self.check(&login_key(email, client), self.settings.login)
+        self.check("login", &login_key(email, client), self.settings.login)
             .await
     }
 
@@ -284,12 +289,17 @@ impl RateLimits {
     }
 
     pub async fn register(&self, client: IpAddr) -> Result<(), Decision> {
-        self.check(&format!("register:{client}"), self.settings.register)
-            .await
+        self.check(
+            "register",
+            &format!("register:{client}"),
+            self.settings.register,
+        )
+        .await
     }
 
     pub async fn forgot_password(&self, client: IpAddr) -> Result<(), Decision> {
         self.check(
+            "forgot_password",
             &format!("forgot-password:{client}"),
             self.settings.forgot_password,
         )
@@ -299,6 +309,7 @@ impl RateLimits {
     /// A refresh, per client address: checked before anything is looked up.
     pub async fn refresh_from(&self, client: IpAddr) -> Result<(), Decision> {
         self.check(
+            "refresh_per_address",
             &format!("refresh-address:{client}"),
             self.settings.refresh_per_address,
         )
@@ -308,6 +319,7 @@ impl RateLimits {
     /// A refresh of a known session, whichever of its refresh tokens was presented.
     pub async fn refresh_of(&self, session_public_id: &str) -> Result<(), Decision> {
         self.check(
+            "refresh",
             &format!("refresh:{session_public_id}"),
             self.settings.refresh,
         )
@@ -318,6 +330,7 @@ impl RateLimits {
     /// a login, so limited like one, per account whatever the address.
     pub async fn current_password(&self, user_id: i64) -> Result<(), Decision> {
         self.check(
+            "current_password",
             &format!("current-password:{user_id}"),
             self.settings.current_password,
         )
@@ -331,7 +344,13 @@ impl RateLimits {
             .await;
     }
 
-    async fn check(&self, key: &str, limit: Option<Limit>) -> Result<(), Decision> {
+    /// Counts a hit of `limit` (its name in the metrics) under `key`.
+    async fn check(
+        &self,
+        name: &'static str,
+        key: &str,
+        limit: Option<Limit>,
+    ) -> Result<(), Decision> {
         let Some(limit) = limit else {
             return Ok(());
         };
@@ -339,9 +358,15 @@ impl RateLimits {
         if decision.allowed {
             Ok(())
         } else {
+            count_refusal(name);
             Err(decision)
         }
     }
+}
+
+/// A request refused by `limit`, for the metrics.
+fn count_refusal(limit: &'static str) {
+    metrics::counter!("comptoir_rate_limited_total", "limit" => limit).increment(1);
 }
 
 /// Keyed by the address in its normal form, so that spelling it another way (`ａｄａ@…`)

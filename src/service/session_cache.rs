@@ -149,6 +149,7 @@ impl SessionCache {
             return Lookup::Miss(None);
         };
         let Some(mut state) = entries.current(self.counter.as_deref()) else {
+            metrics::counter!("comptoir_session_cache_misses_total").increment(1);
             return Lookup::Miss(None);
         };
         let generation = state.generation;
@@ -163,9 +164,13 @@ impl SessionCache {
                 if touch {
                     entry.last_used_at = at;
                 }
+                metrics::counter!("comptoir_session_cache_hits_total").increment(1);
                 Lookup::Hit(entry.user.clone(), touch)
             }
-            _ => Lookup::Miss(Some(Ticket(generation))),
+            _ => {
+                metrics::counter!("comptoir_session_cache_misses_total").increment(1);
+                Lookup::Miss(Some(Ticket(generation)))
+            }
         }
     }
 

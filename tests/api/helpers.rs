@@ -171,6 +171,8 @@ impl Drop for TestDatabase {
 
 pub struct TestApp {
     pub address: String,
+    /// `http://host:port` of the metrics listener, when `METRICS_BIND_ADDR` is set.
+    pub metrics_address: Option<String>,
     pub config: Config,
     pub client: reqwest::Client,
     pub database: Option<Arc<TestDatabase>>,
@@ -227,9 +229,13 @@ async fn start(config: Config, database: Option<Arc<TestDatabase>>) -> TestApp {
     logs();
     let app = Application::build(&config).await.expect("the app builds");
     let address = format!("http://{}", app.address());
+    let metrics_address = app
+        .metrics_address()
+        .map(|address| format!("http://{address}"));
     tokio::spawn(app.run_until(std::future::pending()));
     TestApp {
         address,
+        metrics_address,
         config,
         client: reqwest::Client::builder()
             .no_proxy()

@@ -18,6 +18,7 @@ mod instances;
 mod languages;
 mod limits;
 mod mail_language;
+mod metrics;
 mod normalisation;
 mod oauth;
 mod orders;

@@ -212,6 +212,7 @@ async fn truncating_the_shm_file_under_a_running_server_gets_503s_instead_of_a_c
     let mut server = Server::start(&database.url);
     let app = TestApp {
         address: server.address.clone(),
+        metrics_address: None,
         config: test_config(&database.url, &[]),
         client: reqwest::Client::builder().no_proxy().build().unwrap(),
         database: None,

@@ -2,6 +2,8 @@
 //! (unknown route, wrong method, missing token, bad content type, unparsable parameter or
 //! body). Errors that handlers built pass as they are.
 
+use std::sync::Arc;
+
 use poem::{
     IntoResponse, Response,
     error::{MethodNotAllowedError, NotFoundError},
@@ -23,7 +25,8 @@ pub struct Routes(Vec<Route>);
 
 #[derive(Debug)]
 struct Route {
-    template: String,
+    /// Shared, so that a metric's label costs no copy.
+    template: Arc<str>,
     segments: Vec<String>,
     methods: String,
 }
@@ -37,7 +40,7 @@ impl Routes {
                 .map(|(template, methods)| Route {
                     segments: template.split('/').map(str::to_owned).collect(),
                     methods: methods.join(", "),
-                    template,
+                    template: template.into(),
                 })
                 .collect(),
         )
@@ -58,8 +61,8 @@ impl Routes {
     }
 
     /// The template that `path` matches, e.g. `/api/orders/{id}` for `/api/orders/17`.
-    pub fn template(&self, path: &str) -> Option<&str> {
-        self.matching(path).map(|route| route.template.as_str())
+    pub fn template(&self, path: &str) -> Option<&Arc<str>> {
+        self.matching(path).map(|route| &route.template)
     }
 
     fn allowed(&self, path: &str) -> Option<String> {

@@ -132,7 +132,7 @@ impl Declarations {
 pub fn check(request: &Request, routes: &Routes, declarations: &Declarations) -> Option<Response> {
     let query = request.uri().query().filter(|query| !query.is_empty())?;
     let template = routes.template(request.uri().path())?;
-    let operation = declarations.find(request.method(), template)?;
+    let operation = declarations.find(request.method(), template.as_ref())?;
     let errors = operation.check(query);
     (!errors.is_empty()).then(|| ApiError::validation(errors).into_response())
 }
