@@ -6,7 +6,10 @@ use futures_util::future::join_all;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, Reply, TestApp, item, spawn_app, spawn_app_with};
+use crate::{
+    helpers::{PASSWORD, Reply, TestApp, item, spawn_app, spawn_app_with},
+    smtp::{ReceivedMail, SmtpSink},
+};
 
 /// One resource and the changes the tests make to it.
 struct Resource {
@@ -528,4 +531,77 @@ async fn cors_lets_browsers_send_the_preconditions_and_read_the_tag() {
         .await;
     let exposed = reply.header("access-control-expose-headers").unwrap();
     assert!(exposed.split(", ").any(|name| name == "etag"), "{exposed}");
+}
+
+/// The body of `POST /api/email/verify` for the link in a confirmation mail.
+fn confirmation_of(mail: &ReceivedMail) -> Value {
+    let link = mail.link();
+    let query = link.split_once('?').unwrap().1;
+    let value = |name: &str| {
+        query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix(&format!("{name}=")))
+            .unwrap()
+            .replace("%40", "@")
+            .replace("%2B", "+")
+    };
+    json!({"token": value("token"), "email": value("email")})
+}
+
+/// The `n`th mail (from 1) sent to `to`, waiting up to 5 s for it.
+async fn nth_mail_to(sink: &SmtpSink, to: &str, n: usize) -> ReceivedMail {
+    for _ in 0..100 {
+        let mut mails: Vec<_> = sink
+            .received()
+            .into_iter()
+            .filter(|mail| mail.recipients.iter().any(|recipient| recipient == to))
+            .collect();
+        if mails.len() >= n {
+            return mails.remove(n - 1);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("expected {n} mails to {to}");
+}
+
+#[tokio::test]
+async fn verifying_an_address_and_changing_it_move_the_accounts_tag() {
+    let sink = SmtpSink::start_with_confirmations().await;
+    let url = sink.url();
+    let app = spawn_app_with(&[("SMTP_URL", url.as_str())]).await;
+    let ada = app.ordinary_user("Ada").await;
+    let own_tag = || async { tag_of(&app, "/api/user", &ada.token).await };
+
+    let unverified = own_tag().await;
+    let link = confirmation_of(&nth_mail_to(&sink, &ada.email, 1).await);
+    app.post("/api/email/verify", None, link)
+        .await
+        .assert_status(200);
+    let verified = own_tag().await;
+    assert_ne!(verified, unverified, "a verified address is a change");
+
+    let new_email = crate::helpers::unique_email("countess");
+    app.patch(
+        &format!("/api/users/{}", ada.id),
+        Some(&ada.token),
+        json!({"email": new_email, "current_password": PASSWORD}),
+    )
+    .await
+    .assert_status(200);
+    let pending = own_tag().await;
+    assert_ne!(
+        pending, verified,
+        "an address waiting for confirmation is a change"
+    );
+
+    let link = confirmation_of(&nth_mail_to(&sink, &new_email, 1).await);
+    app.post("/api/email/verify", None, link)
+        .await
+        .assert_status(200);
+    let confirmed = own_tag().await;
+    assert_ne!(confirmed, pending, "the new address is a change");
+    assert_eq!(
+        tag_of(&app, &format!("/api/users/{}", ada.id), &ada.token).await,
+        confirmed
+    );
 }
