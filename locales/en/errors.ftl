@@ -4,6 +4,7 @@ error-validation = The given data was invalid.
 error-forbidden = This action is unauthorized.
 error-email-not-verified = Confirm your email address before creating or changing an order: follow the link we mailed you, or ask for a new one.
 error-not-found = No such resource.
+error-precondition-failed = The resource has changed since the version named in If-Match: read it again before changing it.
 error-route-not-found = No route matches { $method } { $path }.
 error-method-not-allowed = This method is not supported for this route.
 error-payload-too-large = The request body is larger than 1 MiB.

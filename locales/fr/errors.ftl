@@ -4,6 +4,7 @@ error-validation = Les données fournies ne sont pas valides.
 error-forbidden = Cette action n’est pas autorisée.
 error-email-not-verified = Confirmez votre adresse email avant de créer ou de modifier une commande : suivez le lien que nous vous avons envoyé, ou demandez-en un nouveau.
 error-not-found = Cette ressource n’existe pas.
+error-precondition-failed = La ressource a changé depuis la version indiquée dans If-Match : relisez-la avant de la modifier.
 error-route-not-found = Aucune route ne correspond à { $method } { $path }.
 error-method-not-allowed = Cette méthode n’est pas prise en charge par cette route.
 error-payload-too-large = Le corps de la requête dépasse 1 Mio.

@@ -15,6 +15,8 @@ mod m20261203_000008_email_verification;
 mod m20261204_000009_refresh_tokens;
 mod m20261205_000010_create_products;
 mod m20261206_000011_order_items_products;
+mod m20261207_000012_resource_versions;
+mod m20261208_000013_order_events;
 mod m20261211_000016_order_items_stock_taken;
 
 pub struct Migrator;
@@ -39,6 +41,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000009_refresh_tokens::Migration),
             Box::new(m20261205_000010_create_products::Migration),
             Box::new(m20261206_000011_order_items_products::Migration),
+            Box::new(m20261207_000012_resource_versions::Migration),
+            Box::new(m20261208_000013_order_events::Migration),
             Box::new(m20261211_000016_order_items_stock_taken::Migration),
         ]
     }

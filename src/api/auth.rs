@@ -1,6 +1,6 @@
 //! The `auth` tag: register, log in and out, and the current user.
 
-use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json, types::Example};
+use poem_openapi::{ApiResponse, Object, OpenApi, param::Header, payload::Json, types::Example};
 
 use super::{
     ApiTags, AppState,
@@ -9,6 +9,7 @@ use super::{
     layers::ClientAddress,
     security::BearerAuth,
     types::{EmailAddress, MessageResponse, UserResource},
+    users::UserViewResponse,
 };
 use crate::{
     domain::{DeviceName, Email, FieldErrors, Message, Password},
@@ -249,13 +250,6 @@ pub enum LogoutResponse {
     Ok(Json<MessageResponse>),
 }
 
-#[derive(ApiResponse)]
-pub enum CurrentUserResponse {
-    /// The account the token belongs to.
-    #[oai(status = 200)]
-    Ok(Json<UserResource>),
-}
-
 #[OpenApi(prefix_path = "/api", tag = "ApiTags::Auth")]
 impl AuthApi {
     /// Register a new account
@@ -385,13 +379,17 @@ impl AuthApi {
 
     /// The current user
     ///
-    /// The account the bearer token belongs to.
+    /// The account the bearer token belongs to, with the same `ETag` as
+    /// `GET /api/users/{id}`: `If-None-Match` with the current tag is a 304.
     #[oai(path = "/user", method = "get", operation_id = "account_view")]
     async fn current_user(
         &self,
         auth: BearerAuth,
-    ) -> Result<CurrentUserResponse, Failure<{ UNAUTHORIZED | ALWAYS }>> {
-        Ok(CurrentUserResponse::Ok(Json(auth.0.user.into())))
+        /// Tags you hold (or `*`): 304 without a body while one is current.
+        #[oai(name = "If-None-Match")]
+        if_none_match: Header<Option<String>>,
+    ) -> Result<UserViewResponse, Failure<{ UNAUTHORIZED | ALWAYS }>> {
+        Ok(UserViewResponse::new(auth.0.user, &if_none_match))
     }
 
     /// Ask for a password reset link

@@ -3,6 +3,7 @@
 
 mod auth;
 mod body;
+mod conditional;
 mod email;
 mod error;
 mod health;

@@ -4,7 +4,7 @@
 use poem::web::Data;
 use poem_openapi::{
     ApiResponse, Enum, Object, OpenApi,
-    param::{Path, Query},
+    param::{Header, Path, Query},
     payload::Json,
     types::{Example, MaybeUndefined},
 };
@@ -12,6 +12,7 @@ use poem_openapi::{
 use super::{
     ApiTags, AppState,
     body::JsonBody,
+    conditional::{if_match, not_modified},
     error::{ApiError, Failure, status::*},
     security::{BearerAuth, OptionalBearerAuth},
     types::{
@@ -235,10 +236,41 @@ pub enum ProductCreatedResponse {
 }
 
 #[derive(ApiResponse)]
-pub enum ProductResponse {
+pub enum ProductViewResponse {
     /// The product.
     #[oai(status = 200)]
-    Ok(Json<ProductResource>),
+    Ok(
+        Json<ProductResource>,
+        /// The product's strong entity tag, for `If-None-Match` and `If-Match`.
+        #[oai(header = "ETag")]
+        String,
+    ),
+    /// `If-None-Match` named the current tag: what you hold is current. No body.
+    #[oai(status = 304)]
+    NotModified(
+        /// The product's current entity tag.
+        #[oai(header = "ETag")]
+        String,
+    ),
+}
+
+#[derive(ApiResponse)]
+pub enum ProductResponse {
+    /// The product as it now is.
+    #[oai(status = 200)]
+    Ok(
+        Json<ProductResource>,
+        /// The product's new strong entity tag.
+        #[oai(header = "ETag")]
+        String,
+    ),
+}
+
+impl ProductResponse {
+    fn new(product: Product) -> Self {
+        let tag = product.entity_tag().header_value();
+        Self::Ok(Json(product.into()), tag)
+    }
 }
 
 #[derive(ApiResponse)]
@@ -362,22 +394,36 @@ impl ProductsApi {
 
     /// Show a product
     ///
-    /// No token needed; an inactive product is a 404 but for admins.
+    /// No token needed; an inactive product is a 404 but for admins. The `ETag` changes with
+    /// every change to the product, its stock taken or given back by orders included; send it
+    /// back in `If-None-Match` to get a 304 while it is current, or in `If-Match` to change
+    /// only the version you read.
     #[oai(path = "/products/:id", method = "get", operation_id = "product_view")]
     async fn view(
         &self,
         auth: OptionalBearerAuth,
         state: Data<&AppState>,
         id: Path<i64>,
-    ) -> Result<ProductResponse, Failure<PER_ID>> {
+        /// Tags you hold (or `*`): 304 without a body while one is current.
+        #[oai(name = "If-None-Match")]
+        if_none_match: Header<Option<String>>,
+    ) -> Result<ProductViewResponse, Failure<PER_ID>> {
         let actor = auth.0.as_ref().map(|found| &found.user);
         let product = state.products.get(actor, id.0).await?;
-        Ok(ProductResponse::Ok(Json(product.into())))
+        let tag = product.entity_tag();
+        if not_modified(&if_none_match, tag) {
+            return Ok(ProductViewResponse::NotModified(tag.header_value()));
+        }
+        Ok(ProductViewResponse::Ok(
+            Json(product.into()),
+            tag.header_value(),
+        ))
     }
 
     /// Replace a product
     ///
     /// Admins only. Sets every field: absent optional ones take their defaults, as on create.
+    /// It is a write even when nothing differs: the version and the `ETag` move on.
     #[oai(
         path = "/products/:id",
         method = "put",
@@ -388,8 +434,13 @@ impl ProductsApi {
         auth: BearerAuth,
         state: Data<&AppState>,
         id: Path<i64>,
+        /// Change only the version with this tag (a list of tags, or `*` for any): 412
+        /// `precondition_failed` otherwise, and nothing changes.
+        #[oai(name = "If-Match")]
+        if_match_header: Header<Option<String>>,
         body: JsonBody<ProductRequest>,
-    ) -> Result<ProductResponse, Failure<{ PER_ID | FORBIDDEN | JSON_BODY }>> {
+    ) -> Result<ProductResponse, Failure<{ PER_ID | FORBIDDEN | JSON_BODY | PRECONDITION_FAILED }>>
+    {
         if !auth.0.user.is_admin() {
             return Err(ApiError::forbidden().into());
         }
@@ -403,8 +454,16 @@ impl ProductsApi {
             stock: Some(whole.stock),
             active: Some(whole.active),
         };
-        let product = state.products.update(&auth.0.user, id.0, changes).await?;
-        Ok(ProductResponse::Ok(Json(product.into())))
+        let product = state
+            .products
+            .update(
+                &auth.0.user,
+                id.0,
+                changes,
+                if_match(&if_match_header).as_ref(),
+            )
+            .await?;
+        Ok(ProductResponse::new(product))
     }
 
     /// Update a product
@@ -421,8 +480,13 @@ impl ProductsApi {
         auth: BearerAuth,
         state: Data<&AppState>,
         id: Path<i64>,
+        /// Change only the version with this tag (a list of tags, or `*` for any): 412
+        /// `precondition_failed` otherwise, and nothing changes.
+        #[oai(name = "If-Match")]
+        if_match_header: Header<Option<String>>,
         body: JsonBody<UpdateProductRequest>,
-    ) -> Result<ProductResponse, Failure<{ PER_ID | FORBIDDEN | JSON_BODY }>> {
+    ) -> Result<ProductResponse, Failure<{ PER_ID | FORBIDDEN | JSON_BODY | PRECONDITION_FAILED }>>
+    {
         if !auth.0.user.is_admin() {
             return Err(ApiError::forbidden().into());
         }
@@ -458,8 +522,16 @@ impl ProductsApi {
         if !errors.is_empty() {
             return Err(ApiError::validation(errors).into());
         }
-        let product = state.products.update(&auth.0.user, id.0, changes).await?;
-        Ok(ProductResponse::Ok(Json(product.into())))
+        let product = state
+            .products
+            .update(
+                &auth.0.user,
+                id.0,
+                changes,
+                if_match(&if_match_header).as_ref(),
+            )
+            .await?;
+        Ok(ProductResponse::new(product))
     }
 
     /// Delete a product
@@ -476,8 +548,18 @@ impl ProductsApi {
         auth: BearerAuth,
         state: Data<&AppState>,
         id: Path<i64>,
-    ) -> Result<ProductDeletedResponse, Failure<{ PER_ID | FORBIDDEN | CONFLICT }>> {
-        state.products.delete(&auth.0.user, id.0).await?;
+        /// Delete only the version with this tag (a list of tags, or `*` for any): 412
+        /// `precondition_failed` otherwise, and nothing is deleted.
+        #[oai(name = "If-Match")]
+        if_match_header: Header<Option<String>>,
+    ) -> Result<
+        ProductDeletedResponse,
+        Failure<{ PER_ID | FORBIDDEN | CONFLICT | PRECONDITION_FAILED }>,
+    > {
+        state
+            .products
+            .delete(&auth.0.user, id.0, if_match(&if_match_header).as_ref())
+            .await?;
         Ok(ProductDeletedResponse::Deleted)
     }
 }

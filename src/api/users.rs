@@ -4,7 +4,7 @@
 use poem::web::Data;
 use poem_openapi::{
     ApiResponse, Enum, Object, OpenApi,
-    param::{Path, Query},
+    param::{Header, Path, Query},
     payload::Json,
     types::Example,
 };
@@ -12,6 +12,7 @@ use poem_openapi::{
 use super::{
     ApiTags, AppState,
     body::JsonBody,
+    conditional::{if_match, not_modified},
     error::{ApiError, Failure, status::*},
     layers::ClientAddress,
     security::BearerAuth,
@@ -21,7 +22,7 @@ use super::{
     },
 };
 use crate::{
-    domain::{Email, FieldErrors, Name, Password, Role, listing::Sort},
+    domain::{Email, FieldErrors, Name, Password, Role, User, listing::Sort},
     i18n::Locale,
     service::users::{NewUser, UserChanges, UserFilter, UserSortKey},
 };
@@ -197,10 +198,53 @@ pub enum UserCreatedResponse {
 }
 
 #[derive(ApiResponse)]
-pub enum UserResponse {
+pub enum UserViewResponse {
     /// The user.
     #[oai(status = 200)]
-    Ok(Json<UserResource>),
+    Ok(
+        Json<UserResource>,
+        /// The account's strong entity tag, for `If-None-Match` and `If-Match`.
+        #[oai(header = "ETag")]
+        String,
+    ),
+    /// `If-None-Match` named the current tag: what you hold is current. No body.
+    #[oai(status = 304)]
+    NotModified(
+        /// The account's current entity tag.
+        #[oai(header = "ETag")]
+        String,
+    ),
+}
+
+impl UserViewResponse {
+    /// The account, or a 304 when `If-None-Match` names its current tag.
+    pub fn new(user: User, if_none_match: &Header<Option<String>>) -> Self {
+        let tag = user.entity_tag();
+        if not_modified(if_none_match, tag) {
+            Self::NotModified(tag.header_value())
+        } else {
+            Self::Ok(Json(user.into()), tag.header_value())
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum UserResponse {
+    /// The user as it now is.
+    #[oai(status = 200)]
+    Ok(
+        Json<UserResource>,
+        /// The account's new strong entity tag.
+        #[oai(header = "ETag")]
+        String,
+    ),
+}
+
+impl UserResponse {
+    fn new(user: User) -> Self {
+        let tag = user.entity_tag().header_value();
+        Self::Ok(Json(user.into()), tag)
+    }
 }
 
 #[derive(ApiResponse)]
@@ -314,16 +358,21 @@ impl UsersApi {
 
     /// Show a user
     ///
-    /// Yourself, or anyone for an admin.
+    /// Yourself, or anyone for an admin. The `ETag` changes with every change to the account
+    /// (a new password and a verified address included); send it back in `If-None-Match` to
+    /// get a 304 while it is current, or in `If-Match` to change only the version you read.
     #[oai(path = "/users/:id", method = "get", operation_id = "user_view")]
     async fn view(
         &self,
         auth: BearerAuth,
         state: Data<&AppState>,
         id: Path<i64>,
-    ) -> Result<UserResponse, Failure<PER_ID>> {
+        /// Tags you hold (or `*`): 304 without a body while one is current.
+        #[oai(name = "If-None-Match")]
+        if_none_match: Header<Option<String>>,
+    ) -> Result<UserViewResponse, Failure<PER_ID>> {
         let user = state.users.get(&auth.0.user, id.0).await?;
-        Ok(UserResponse::Ok(Json(user.into())))
+        Ok(UserViewResponse::new(user, &if_none_match))
     }
 
     /// Replace a user
@@ -337,8 +386,12 @@ impl UsersApi {
         state: Data<&AppState>,
         id: Path<i64>,
         client: Data<&ClientAddress>,
+        /// Change only the version with this tag (a list of tags, or `*` for any): 412
+        /// `precondition_failed` otherwise, and nothing changes.
+        #[oai(name = "If-Match")]
+        if_match_header: Header<Option<String>>,
         body: JsonBody<ReplaceUserRequest>,
-    ) -> Result<UserResponse, Failure<{ PER_ID | JSON_BODY }>> {
+    ) -> Result<UserResponse, Failure<{ PER_ID | JSON_BODY | PRECONDITION_FAILED }>> {
         let request = body.0;
         let mut errors = FieldErrors::new();
         let changes = UserChanges {
@@ -354,14 +407,21 @@ impl UsersApi {
         }
         let user = state
             .users
-            .update(&auth.0, id.0, changes, &client.0.claimant())
+            .update(
+                &auth.0,
+                id.0,
+                changes,
+                &client.0.claimant(),
+                if_match(&if_match_header).as_ref(),
+            )
             .await?;
-        Ok(UserResponse::Ok(Json(user.into())))
+        Ok(UserResponse::new(user))
     }
 
     /// Update a user
     ///
-    /// Changes only the fields sent; an empty body changes nothing. Same rules as replace.
+    /// Changes only the fields sent; an empty body changes nothing. Same rules as replace. A
+    /// request that changes nothing keeps the version and the `ETag`.
     #[oai(path = "/users/:id", method = "patch", operation_id = "user_update")]
     async fn update(
         &self,
@@ -369,8 +429,12 @@ impl UsersApi {
         state: Data<&AppState>,
         id: Path<i64>,
         client: Data<&ClientAddress>,
+        /// Change only the version with this tag (a list of tags, or `*` for any): 412
+        /// `precondition_failed` otherwise, and nothing changes.
+        #[oai(name = "If-Match")]
+        if_match_header: Header<Option<String>>,
         body: JsonBody<UpdateUserRequest>,
-    ) -> Result<UserResponse, Failure<{ PER_ID | JSON_BODY }>> {
+    ) -> Result<UserResponse, Failure<{ PER_ID | JSON_BODY | PRECONDITION_FAILED }>> {
         let request = body.0;
         let mut errors = FieldErrors::new();
         let changes = UserChanges {
@@ -389,9 +453,15 @@ impl UsersApi {
         }
         let user = state
             .users
-            .update(&auth.0, id.0, changes, &client.0.claimant())
+            .update(
+                &auth.0,
+                id.0,
+                changes,
+                &client.0.claimant(),
+                if_match(&if_match_header).as_ref(),
+            )
             .await?;
-        Ok(UserResponse::Ok(Json(user.into())))
+        Ok(UserResponse::new(user))
     }
 
     /// Delete a user
@@ -403,8 +473,15 @@ impl UsersApi {
         auth: BearerAuth,
         state: Data<&AppState>,
         id: Path<i64>,
-    ) -> Result<UserDeletedResponse, Failure<{ PER_ID | CONFLICT }>> {
-        state.users.delete(&auth.0.user, id.0).await?;
+        /// Delete only the version with this tag (a list of tags, or `*` for any): 412
+        /// `precondition_failed` otherwise, and nothing is deleted.
+        #[oai(name = "If-Match")]
+        if_match_header: Header<Option<String>>,
+    ) -> Result<UserDeletedResponse, Failure<{ PER_ID | CONFLICT | PRECONDITION_FAILED }>> {
+        state
+            .users
+            .delete(&auth.0.user, id.0, if_match(&if_match_header).as_ref())
+            .await?;
         Ok(UserDeletedResponse::Deleted)
     }
 }

@@ -10,6 +10,7 @@ pub mod email_verifications;
 pub mod entities;
 pub mod mail_throttle;
 pub mod notify;
+pub mod order_events;
 pub mod orders;
 pub mod products;
 pub mod refresh_tokens;

@@ -5,8 +5,11 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, Select, SqlErr, sea_query::Expr,
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    Select, SqlErr,
+    sea_query::{Expr, ExprTrait},
 };
 
 use super::entities::{order_items, orders};
@@ -133,6 +136,7 @@ pub async fn insert_pending(
         notes: Set(notes.map(str::to_owned)),
         created_at: Set(created_at),
         updated_at: Set(created_at),
+        version: Set(1),
         ..Default::default()
     }
     .insert(conn)
@@ -148,22 +152,39 @@ pub async fn insert_pending(
     Ok(row.id)
 }
 
-/// Writes `changes` (only the fields it names) and `updated_at`, and replaces the lines when
-/// it has new ones, if the order's status is still `expected`; returns the lines it had, or
-/// `None` if the status was no longer that. The lines are read once the order's row is
-/// written, so locked until the transaction ends: they are the ones replaced, whatever ran
-/// concurrently. Run it in a transaction, and roll back when it returns `None`.
+/// What [`update_if_status`] found under the order's lock.
+#[derive(Debug)]
+pub struct Updated {
+    /// The lines the order had before.
+    pub previous: Items,
+    /// The order's version now.
+    pub version: i64,
+}
+
+/// Writes `changes` (only the fields it names), `updated_at` and the next version, and
+/// replaces the lines when it has new ones, if the order's status is still `expected` (and its
+/// version `expected_version`, when given); `None` if not. The lines are read once the order's
+/// row is written, so locked until the transaction ends: they are the ones replaced, whatever
+/// ran concurrently. Run it in a transaction, and roll back when it returns `None`.
 pub async fn update_if_status(
     conn: &impl ConnectionTrait,
     id: i64,
     expected: OrderStatus,
+    expected_version: Option<i64>,
     changes: &OrderChanges,
     updated_at: DateTime<Utc>,
-) -> Result<Option<Items>, WriteError> {
+) -> Result<Option<Updated>, WriteError> {
     let mut update = orders::Entity::update_many()
         .col_expr(orders::Column::UpdatedAt, Expr::value(updated_at))
+        .col_expr(
+            orders::Column::Version,
+            Expr::col(orders::Column::Version).add(1),
+        )
         .filter(orders::Column::Id.eq(id))
         .filter(orders::Column::Status.eq(expected.as_str()));
+    if let Some(version) = expected_version {
+        update = update.filter(orders::Column::Version.eq(version));
+    }
     if let Some(next) = changes.status {
         update = update.col_expr(orders::Column::Status, Expr::value(next.as_str()));
     }
@@ -179,29 +200,39 @@ pub async fn update_if_status(
     if update.exec(conn).await?.rows_affected == 0 {
         return Ok(None);
     }
+    let Some(row) = orders::Entity::find_by_id(id).one(conn).await? else {
+        return Ok(None);
+    };
     let previous = lines_of(conn, id).await?;
     if let Some(items) = &changes.items {
         delete_items(conn, id).await?;
         insert_items(conn, id, items).await?;
     }
-    Ok(Some(previous))
+    Ok(Some(Updated {
+        previous,
+        version: row.version,
+    }))
 }
 
-/// Deletes the order `id` and its lines if its stored status is still `expected`, and returns
-/// the lines it had; `None` if the status was no longer that. Run it in a transaction.
+/// Deletes the order `id`, its lines and its events if its stored status is still `expected`
+/// (and its version `expected_version`, when given), and returns the lines it had; `None` if
+/// not. Run it in a transaction.
 pub async fn delete_if_status(
     conn: &impl ConnectionTrait,
     id: i64,
     expected: &str,
+    expected_version: Option<i64>,
 ) -> Result<Option<Items>, DbErr> {
     // A write that changes nothing, for its lock: a concurrent change or delete waits for
     // this transaction, then finds the status changed or the row gone.
-    let locked = orders::Entity::update_many()
+    let mut lock = orders::Entity::update_many()
         .col_expr(orders::Column::Status, Expr::col(orders::Column::Status))
         .filter(orders::Column::Id.eq(id))
-        .filter(orders::Column::Status.eq(expected))
-        .exec(conn)
-        .await?;
+        .filter(orders::Column::Status.eq(expected));
+    if let Some(version) = expected_version {
+        lock = lock.filter(orders::Column::Version.eq(version));
+    }
+    let locked = lock.exec(conn).await?;
     if locked.rows_affected == 0 {
         return Ok(None);
     }
@@ -339,5 +370,6 @@ fn order_from_rows(row: orders::Model, items: Vec<order_items::Model>) -> Order 
         notes: row.notes,
         created_at: row.created_at,
         updated_at: row.updated_at,
+        version: row.version,
     }
 }

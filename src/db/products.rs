@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait,
-    ActiveValue::{Set, Unchanged},
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, SqlErr,
+    ActiveValue::Set,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, SqlErr, UpdateMany,
     sea_query::{Expr, ExprTrait, Func, LikeExpr},
 };
 
@@ -113,41 +113,53 @@ pub async fn insert(
 }
 
 /// Applies `changes` to product `id`, updated `at`, and returns it as it now is;
-/// [`WriteError::NotFound`] when there is no such product.
+/// [`WriteError::NotFound`] when there is no such product, or when `expected_version` is given
+/// and is no longer its version (checked by the update itself, so that of two writers holding
+/// one version only one wins).
 pub async fn update(
     conn: &impl ConnectionTrait,
     id: i64,
     changes: Changes,
     at: DateTime<Utc>,
+    expected_version: Option<i64>,
 ) -> Result<Product, WriteError> {
-    let mut active = ActiveModel {
-        id: Unchanged(id),
-        updated_at: Set(at),
-        ..Default::default()
-    };
+    let mut update = versioned(Entity::update_many())
+        .col_expr(Column::UpdatedAt, Expr::value(at))
+        .filter(Column::Id.eq(id));
+    if let Some(version) = expected_version {
+        update = update.filter(Column::Version.eq(version));
+    }
     if let Some(sku) = changes.sku {
-        active.sku = Set(sku.as_str().to_owned());
+        update = update.col_expr(Column::Sku, Expr::value(sku.as_str()));
     }
     if let Some(name) = changes.name {
-        active.name = Set(name);
+        update = update.col_expr(Column::Name, Expr::value(name));
     }
     if let Some(description) = changes.description {
-        active.description = Set(description);
+        update = update.col_expr(Column::Description, Expr::value(description));
     }
     if let Some(price) = changes.price_cents {
-        active.price_cents = Set(price);
+        update = update.col_expr(Column::PriceCents, Expr::value(price));
     }
     if let Some(currency) = changes.currency {
-        active.currency = Set(currency.as_str().to_owned());
+        update = update.col_expr(Column::Currency, Expr::value(currency.as_str()));
     }
     if let Some(stock) = changes.stock {
-        active.stock = Set(stock);
+        update = update.col_expr(Column::Stock, Expr::value(stock));
     }
     if let Some(is_active) = changes.active {
-        active.active = Set(is_active);
+        update = update.col_expr(Column::Active, Expr::value(is_active));
     }
-    let row = active.update(conn).await.map_err(refused)?;
-    Ok(product_from_row(row))
+    if update.exec(conn).await.map_err(refused)?.rows_affected == 0 {
+        return Err(WriteError::NotFound);
+    }
+    find_by_id(conn, id).await?.ok_or(WriteError::NotFound)
+}
+
+/// Every write to a product increments `version`, its `ETag`: stock taken or given back by
+/// orders included, since `stock` is part of what a GET shows.
+fn versioned(update: UpdateMany<Entity>) -> UpdateMany<Entity> {
+    update.col_expr(Column::Version, Expr::col(Column::Version).add(1))
 }
 
 /// What [`take_stock`] did.
@@ -163,7 +175,7 @@ pub enum Taken {
 /// Takes `units` of product `id`'s stock if it has that many: one conditional update, so that
 /// concurrent orders never take the same units.
 pub async fn take_stock(conn: &impl ConnectionTrait, id: i64, units: i64) -> Result<Taken, DbErr> {
-    let taken = Entity::update_many()
+    let taken = versioned(Entity::update_many())
         .col_expr(Column::Stock, Expr::col(Column::Stock).sub(units))
         .filter(Column::Id.eq(id))
         .filter(Column::Stock.gte(units))
@@ -189,7 +201,7 @@ pub async fn give_back_stock(
     id: i64,
     units: i64,
 ) -> Result<(), DbErr> {
-    Entity::update_many()
+    versioned(Entity::update_many())
         .col_expr(Column::Stock, Expr::col(Column::Stock).add(units))
         .filter(Column::Id.eq(id))
         .filter(Column::Stock.is_not_null())
@@ -208,9 +220,18 @@ pub enum Deletion {
 }
 
 /// Deletes product `id` unless an order line names it: the foreign key of
-/// `order_items.product_id` says so, so an order committed meanwhile cannot slip by.
-pub async fn delete(conn: &impl ConnectionTrait, id: i64) -> Result<Deletion, DbErr> {
-    match Entity::delete_by_id(id).exec(conn).await {
+/// `order_items.product_id` says so, so an order committed meanwhile cannot slip by. With
+/// `expected_version`, only that version: anything else is [`Deletion::NotFound`].
+pub async fn delete(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    expected_version: Option<i64>,
+) -> Result<Deletion, DbErr> {
+    let mut delete = Entity::delete_many().filter(Column::Id.eq(id));
+    if let Some(version) = expected_version {
+        delete = delete.filter(Column::Version.eq(version));
+    }
+    match delete.exec(conn).await {
         Ok(done) if done.rows_affected > 0 => Ok(Deletion::Deleted),
         Ok(_) => Ok(Deletion::NotFound),
         Err(err)
@@ -274,8 +295,6 @@ pub async fn list(
 fn refused(err: DbErr) -> WriteError {
     if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
         WriteError::SkuTaken
-    } else if matches!(err, DbErr::RecordNotUpdated) {
-        WriteError::NotFound
     } else {
         WriteError::Database(err)
     }
@@ -294,5 +313,6 @@ fn product_from_row(row: Model) -> Product {
         active: row.active,
         created_at: row.created_at,
         updated_at: row.updated_at,
+        version: row.version,
     }
 }

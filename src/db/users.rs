@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait,
-    ActiveValue::{Set, Unchanged},
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, SqlErr,
+    ActiveValue::Set,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, SqlErr, UpdateMany,
     sea_query::{Expr, ExprTrait, Func, LikeExpr},
 };
 
@@ -93,6 +93,8 @@ pub enum Deletion {
     Deleted,
     /// The account still has orders, and stays.
     HasOrders,
+    /// Gone already, or no longer at the expected version.
+    NotDeleted,
 }
 
 pub async fn find_by_email(
@@ -144,41 +146,53 @@ pub async fn insert(
     Ok(user_from_row(row))
 }
 
-/// Applies `changes` to account `id`, updated `at`, and returns the account as it now is.
+/// Applies `changes` to account `id`, updated `at`, and returns the account as it now is;
+/// `None` when there is no such account, or when `expected_version` is given and is no longer
+/// its version (checked by the update itself, so that of two writers holding one version only
+/// one wins).
 pub async fn update(
     conn: &impl ConnectionTrait,
     id: i64,
     changes: Changes,
     at: DateTime<Utc>,
-) -> Result<User, WriteError> {
-    let mut active = ActiveModel {
-        id: Unchanged(id),
-        updated_at: Set(at),
-        ..Default::default()
-    };
+    expected_version: Option<i64>,
+) -> Result<Option<User>, WriteError> {
+    let mut update = bumped(Entity::update_many(), at).filter(Column::Id.eq(id));
+    if let Some(version) = expected_version {
+        update = update.filter(Column::Version.eq(version));
+    }
     if let Some(name) = changes.name {
-        active.name = Set(name.as_str().to_owned());
+        update = update.col_expr(Column::Name, Expr::value(name.as_str()));
     }
     if let Some(email) = changes.email {
-        active.email = Set(email.as_str().to_owned());
+        update = update.col_expr(Column::Email, Expr::value(email.as_str()));
     }
     if let Some(hash) = changes.password_hash {
-        active.password_hash = Set(hash);
+        update = update.col_expr(Column::PasswordHash, Expr::value(hash));
     }
     if let Some(role) = changes.role {
-        active.role = Set(role.as_str().to_owned());
+        update = update.col_expr(Column::Role, Expr::value(role.as_str()));
     }
     if let Some(locale) = changes.locale {
-        active.locale = Set(locale.as_str().to_owned());
+        update = update.col_expr(Column::Locale, Expr::value(locale.as_str()));
     }
     if let Some(verified_at) = changes.email_verified_at {
-        active.email_verified_at = Set(verified_at);
+        update = update.col_expr(Column::EmailVerifiedAt, Expr::value(verified_at));
     }
     if let Some(pending) = changes.pending_email {
-        active.pending_email = Set(pending.map(String::from));
+        update = update.col_expr(Column::PendingEmail, Expr::value(pending.map(String::from)));
     }
-    let row = active.update(conn).await.map_err(refused)?;
-    Ok(user_from_row(row))
+    if update.exec(conn).await.map_err(refused)?.rows_affected == 0 {
+        return Ok(None);
+    }
+    Ok(Entity::find_by_id(id).one(conn).await?.map(user_from_row))
+}
+
+/// Every write to an account sets `updated_at` and increments `version`, its `ETag`.
+fn bumped(update: UpdateMany<Entity>, at: DateTime<Utc>) -> UpdateMany<Entity> {
+    update
+        .col_expr(Column::UpdatedAt, Expr::value(at))
+        .col_expr(Column::Version, Expr::col(Column::Version).add(1))
 }
 
 /// Marks the address of account `id` verified `at`, if it is still `email` (an admin may
@@ -189,9 +203,8 @@ pub async fn mark_verified(
     email: &Email,
     at: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
-    let marked = Entity::update_many()
+    let marked = bumped(Entity::update_many(), at)
         .col_expr(Column::EmailVerifiedAt, Expr::value(at))
-        .col_expr(Column::UpdatedAt, Expr::value(at))
         .filter(Column::Id.eq(id))
         .filter(Column::Email.eq(email.as_str()))
         .exec(conn)
@@ -208,11 +221,10 @@ pub async fn confirm_pending_email(
     email: &Email,
     at: DateTime<Utc>,
 ) -> Result<bool, WriteError> {
-    let confirmed = Entity::update_many()
+    let confirmed = bumped(Entity::update_many(), at)
         .col_expr(Column::Email, Expr::value(email.as_str()))
         .col_expr(Column::PendingEmail, Expr::value(Option::<String>::None))
         .col_expr(Column::EmailVerifiedAt, Expr::value(at))
-        .col_expr(Column::UpdatedAt, Expr::value(at))
         .filter(Column::Id.eq(id))
         .filter(Column::PendingEmail.eq(email.as_str()))
         .exec(conn)
@@ -228,9 +240,8 @@ pub async fn set_password_hash(
     password_hash: String,
     at: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    Entity::update_many()
+    bumped(Entity::update_many(), at)
         .col_expr(Column::PasswordHash, Expr::value(password_hash))
-        .col_expr(Column::UpdatedAt, Expr::value(at))
         .filter(Column::Id.eq(id))
         .exec(conn)
         .await?;
@@ -242,6 +253,7 @@ pub async fn set_password_hash(
 pub async fn set_every_locale(conn: &impl ConnectionTrait, locale: Locale) -> Result<(), DbErr> {
     Entity::update_many()
         .col_expr(Column::Locale, Expr::value(locale.as_str()))
+        .col_expr(Column::Version, Expr::col(Column::Version).add(1))
         .exec(conn)
         .await?;
     Ok(())
@@ -252,13 +264,23 @@ pub async fn exists(conn: &impl ConnectionTrait, id: i64) -> Result<bool, DbErr>
     Ok(Entity::find_by_id(id).one(conn).await?.is_some())
 }
 
-/// Deletes an account that has no orders; its sessions, reset and verification tokens go with
-/// it (the foreign keys cascade).
-pub async fn delete(conn: &impl ConnectionTrait, id: i64) -> Result<Deletion, DbErr> {
+/// Deletes an account that has no orders, if its version is still `expected_version` when
+/// one is given; its sessions, reset and verification tokens go with it (the foreign keys
+/// cascade).
+pub async fn delete(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    expected_version: Option<i64>,
+) -> Result<Deletion, DbErr> {
     if super::orders::count_by_user(conn, id).await? > 0 {
         return Ok(Deletion::HasOrders);
     }
-    match Entity::delete_by_id(id).exec(conn).await {
+    let mut delete = Entity::delete_many().filter(Column::Id.eq(id));
+    if let Some(version) = expected_version {
+        delete = delete.filter(Column::Version.eq(version));
+    }
+    match delete.exec(conn).await {
+        Ok(done) if done.rows_affected == 0 => Ok(Deletion::NotDeleted),
         Ok(_) => Ok(Deletion::Deleted),
         // An order created between the check and the delete trips the foreign key.
         Err(err)
@@ -353,5 +375,6 @@ pub(super) fn user_from_row(row: Model) -> User {
         locale: Locale::parse(&row.locale).unwrap_or_else(Locale::english),
         created_at: row.created_at,
         updated_at: row.updated_at,
+        version: row.version,
     }
 }

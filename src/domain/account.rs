@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use unicode_normalization::UnicodeNormalization;
 
-use super::{Message, text};
+use super::{Message, precondition::EntityTag, text};
 use crate::{config::Secret, i18n::Locale};
 
 pub const MAX_NAME_CHARS: usize = 255;
@@ -194,9 +194,15 @@ pub struct User {
     pub locale: Locale,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Incremented by every write: what its `ETag` is made of.
+    pub version: i64,
 }
 
 impl User {
+    pub fn entity_tag(&self) -> EntityTag {
+        EntityTag::new(self.id, self.version)
+    }
+
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
     }
@@ -339,6 +345,7 @@ mod tests {
             locale: Locale::english(),
             created_at: Utc::now(),
             updated_at: Utc::now(),
+            version: 1,
         };
         assert!(user.may_order(false));
         assert!(!user.may_order(true));

@@ -4,6 +4,8 @@ pub mod account;
 pub mod listing;
 pub mod message;
 pub mod order;
+pub mod order_event;
+pub mod precondition;
 pub mod product;
 pub mod session;
 pub mod text;

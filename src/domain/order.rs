@@ -8,7 +8,7 @@ use std::{
 
 use chrono::{DateTime, Utc};
 
-use super::{FieldErrors, Message, product::Product, text};
+use super::{FieldErrors, Message, precondition::EntityTag, product::Product, text};
 
 pub const MAX_ITEMS: usize = 100;
 pub const MAX_QUANTITY: i64 = 10_000;
@@ -474,6 +474,14 @@ pub struct Order {
     pub notes: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Incremented by every write: what its `ETag` is made of.
+    pub version: i64,
+}
+
+impl Order {
+    pub fn entity_tag(&self) -> EntityTag {
+        EntityTag::new(self.id, self.version)
+    }
 }
 
 #[cfg(test)]
@@ -628,6 +636,7 @@ mod tests {
             active,
             created_at: chrono::DateTime::UNIX_EPOCH,
             updated_at: chrono::DateTime::UNIX_EPOCH,
+            version: 1,
         };
         let catalogue: HashMap<i64, Product> = [
             (1, product(1, "EUR", true)),

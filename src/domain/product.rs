@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use super::{
     Message,
     order::{Currency, MAX_PRODUCT_CHARS, MAX_UNIT_PRICE_CENTS},
+    precondition::EntityTag,
     text,
 };
 
@@ -98,6 +99,14 @@ pub struct Product {
     pub active: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Incremented by every write: what its `ETag` is made of.
+    pub version: i64,
+}
+
+impl Product {
+    pub fn entity_tag(&self) -> EntityTag {
+        EntityTag::new(self.id, self.version)
+    }
 }
 
 /// What a list of products can be sorted by.

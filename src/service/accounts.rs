@@ -165,7 +165,10 @@ impl Accounts {
                 email_verified_at: user.email_verified_at.is_none().then(|| Some(now())),
                 ..users::Changes::default()
             };
-            let user = users::update(&self.db, user.id, changes, now()).await?;
+            let user = users::update(&self.db, user.id, changes, now(), None)
+                .await?
+                // Deleted between the lookup and the update.
+                .ok_or(ServiceError::NotFound)?;
             self.sessions.changed(user.id).await;
             return Ok((user, AdminOutcome::Promoted));
         }

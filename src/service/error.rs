@@ -45,6 +45,9 @@ pub enum ServiceError {
     EmailNotVerified,
     #[error("no such resource")]
     NotFound,
+    /// `If-Match` named no current tag of the resource, or another write won the race.
+    #[error("the resource does not match the precondition")]
+    PreconditionFailed,
     #[error("conflict: {code}")]
     Conflict {
         code: &'static str,

@@ -18,6 +18,8 @@ use chrono::{DateTime, SubsecRound, Utc};
 
 pub use error::{RefreshProblem, ServiceError, TokenProblem};
 
+use crate::domain::precondition::{Condition, EntityTag};
+
 /// The current time at whole seconds: what is stored is exactly what the API shows, and
 /// SQLite's text timestamps keep one width, so they compare correctly.
 pub fn now() -> DateTime<Utc> {
@@ -35,6 +37,20 @@ pub fn expiry(ttl: std::time::Duration) -> anyhow::Result<DateTime<Utc>> {
     } else {
         rounded
     })
+}
+
+/// What a write conditional on `if_match` must still find in its own statement: the version
+/// it was checked against (`None` without `If-Match`, or with `*`, which any existing resource
+/// meets). A 412 when `current` does not match.
+pub fn expected_version(
+    if_match: Option<&Condition>,
+    current: EntityTag,
+) -> Result<Option<i64>, ServiceError> {
+    match if_match {
+        None | Some(Condition::Any) => Ok(None),
+        Some(condition) if condition.strongly_matches(current) => Ok(Some(current.version)),
+        Some(_) => Err(ServiceError::PreconditionFailed),
+    }
 }
 
 /// `count` random bytes as lower-case hex.

@@ -1,6 +1,6 @@
 //! Orders: who may see and change which, and which changes happen together.
 
-use super::{ServiceError, now};
+use super::{ServiceError, expected_version, now};
 pub use crate::domain::order::OrderSortKey;
 use crate::{
     db::{self, DatabaseConnection, orders::WriteError, products::Taken},
@@ -8,6 +8,8 @@ use crate::{
         FieldErrors, Message, User,
         listing::{Page, PageRequest, Sort},
         order::{Currency, ItemRequests, Items, Order, OrderChanges, OrderStatus, stock_moves},
+        order_event::{Actor, NewOrderEvent, OrderEvent},
+        precondition::Condition,
     },
 };
 
@@ -109,9 +111,15 @@ impl Orders {
         Ok(db::orders::list(&self.db, owner, filter.status, sort, page).await?)
     }
 
-    /// Creates a pending order and its lines in one transaction.
+    /// Creates a pending order, its lines and its `created` event in one transaction;
+    /// `request_id` is recorded in the event.
     #[tracing::instrument(skip_all)]
-    pub async fn create(&self, actor: &User, order: NewOrder) -> Result<Order, ServiceError> {
+    pub async fn create(
+        &self,
+        actor: &User,
+        order: NewOrder,
+        request_id: Option<&str>,
+    ) -> Result<Order, ServiceError> {
         self.may_order(actor)?;
         let owner = match order.user_id {
             None => actor.id,
@@ -149,6 +157,9 @@ impl Orders {
                 return Err(self.refused(err, &items).await);
             }
         };
+        let created_event =
+            NewOrderEvent::created(Actor::from(actor), request_id.map(str::to_owned));
+        db::order_events::insert(&txn, id, vec![created_event], created).await?;
         txn.commit().await?;
         tracing::info!(order_id = id, "order created");
         Ok(Order {
@@ -160,7 +171,24 @@ impl Orders {
             notes: order.notes,
             created_at: created,
             updated_at: created,
+            version: 1,
         })
+    }
+
+    /// The history of an order its owner or an admin may see, oldest first.
+    pub async fn events(
+        &self,
+        actor: &User,
+        id: i64,
+        page: PageRequest,
+    ) -> Result<Page<OrderEvent>, ServiceError> {
+        if db::orders::find_visible_status(&self.db, id, owner_filter(actor))
+            .await?
+            .is_none()
+        {
+            return Err(ServiceError::NotFound);
+        }
+        Ok(db::order_events::list(&self.db, id, page).await?)
     }
 
     /// The order with its lines, in one query.
@@ -173,15 +201,20 @@ impl Orders {
     /// Applies a PUT or PATCH. Items and currency change only while the order is pending;
     /// owners may also change notes only then, and may only cancel. The write happens only if
     /// the status is still the one these rules were checked against, so that two racing
-    /// requests cannot both move the order.
+    /// requests cannot both move the order; with `if_match`, only if the version is still the
+    /// one it names. The change's events (`updated`, `status_changed`) are written with it,
+    /// with `request_id`. A request that changes nothing writes nothing.
     #[tracing::instrument(skip_all, fields(order_id = id))]
     pub async fn update(
         &self,
         actor: &User,
         id: i64,
         edit: OrderEdit,
+        if_match: Option<&Condition>,
+        request_id: Option<&str>,
     ) -> Result<Order, ServiceError> {
         let current = self.get(actor, id).await?;
+        let expected = expected_version(if_match, current.entity_tag())?;
         self.may_order(actor)?;
         let currency = edit.currency.as_ref().unwrap_or(&current.currency);
         let items = if let Some(requests) = edit.items {
@@ -219,19 +252,20 @@ impl Orders {
 
         let updated_at = now();
         let txn = db::begin(&self.db).await?;
-        let previous = match db::orders::update_if_status(
+        let db::orders::Updated { previous, version } = match db::orders::update_if_status(
             &txn,
             id,
             current.status,
+            expected,
             &changes,
             updated_at,
         )
         .await
         {
-            Ok(Some(previous)) => previous,
+            Ok(Some(updated)) => updated,
             Ok(None) => {
                 txn.rollback().await?;
-                return Err(self.changed_meanwhile(actor, id).await);
+                return Err(self.changed_meanwhile(actor, id, expected.is_some()).await);
             }
             Err(err) => {
                 txn.rollback().await?;
@@ -260,6 +294,9 @@ impl Orders {
         if changes.items.is_some() {
             db::orders::mark_stock_not_taken(&txn, id, &untracked).await?;
         }
+        let events =
+            NewOrderEvent::for_changes(current.status, &changes, Actor::from(actor), request_id);
+        db::order_events::insert(&txn, id, events, updated_at).await?;
         txn.commit().await?;
         if let Some(next) = changes.status {
             tracing::info!(order_id = id, from = %current.status, to = %next, "order status changed");
@@ -270,13 +307,26 @@ impl Orders {
             items: changes.items.unwrap_or(current.items),
             notes: changes.notes.unwrap_or(current.notes),
             updated_at,
+            version,
             ..current
         })
     }
 
-    /// An admin deletes any order; an owner only a pending or cancelled one.
+    /// An admin deletes any order; an owner only a pending or cancelled one. With `if_match`,
+    /// only the version it names. Its history goes with it.
     #[tracing::instrument(skip_all, fields(order_id = id))]
-    pub async fn delete(&self, actor: &User, id: i64) -> Result<(), ServiceError> {
+    pub async fn delete(
+        &self,
+        actor: &User,
+        id: i64,
+        if_match: Option<&Condition>,
+    ) -> Result<(), ServiceError> {
+        let expected = match if_match {
+            Some(condition) => {
+                expected_version(Some(condition), self.get(actor, id).await?.entity_tag())?
+            }
+            None => None,
+        };
         let status = db::orders::find_visible_status(&self.db, id, owner_filter(actor))
             .await?
             .ok_or(ServiceError::NotFound)?;
@@ -297,9 +347,9 @@ impl Orders {
             Err(stored) => stored.clone(),
         };
         let txn = db::begin(&self.db).await?;
-        let Some(lines) = db::orders::delete_if_status(&txn, id, &stored).await? else {
+        let Some(lines) = db::orders::delete_if_status(&txn, id, &stored, expected).await? else {
             txn.rollback().await?;
-            return Err(self.changed_meanwhile(actor, id).await);
+            return Err(self.changed_meanwhile(actor, id, expected.is_some()).await);
         };
         // A pending order gives its units back; from a paid one on, they have been sold.
         if status == Ok(OrderStatus::Pending) {
@@ -326,10 +376,11 @@ impl Orders {
         }
     }
 
-    /// The 409 for a change that lost a race: the order's status is not what it was checked
-    /// against, or the order is gone.
-    async fn changed_meanwhile(&self, actor: &User, id: i64) -> ServiceError {
+    /// The error of a change that lost a race: the order's status (or, for a conditional
+    /// request, its version) is not what it was checked against, or the order is gone.
+    async fn changed_meanwhile(&self, actor: &User, id: i64, conditional: bool) -> ServiceError {
         match self.get(actor, id).await {
+            Ok(_) if conditional => ServiceError::PreconditionFailed,
             Ok(order) => ServiceError::Conflict {
                 code: "concurrent_update",
                 message: Message::new("order-changed-meanwhile")

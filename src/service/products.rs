@@ -1,6 +1,6 @@
 //! The catalogue: anyone reads the active products, admins read and change them all.
 
-use super::{ServiceError, now};
+use super::{ServiceError, expected_version, now};
 pub use crate::db::products::{Changes as ProductChanges, NewProduct, ProductFilter};
 pub use crate::domain::product::ProductSortKey;
 use crate::{
@@ -11,6 +11,7 @@ use crate::{
     domain::{
         Message, User,
         listing::{Page, PageMeta, PageRequest, Sort},
+        precondition::Condition,
         product::Product,
     },
 };
@@ -63,30 +64,74 @@ impl Products {
         Ok(product)
     }
 
+    /// With `if_match`, a 412 unless it names the product's current tag, checked again by the
+    /// write itself.
     #[tracing::instrument(skip_all, fields(product_id = id))]
     pub async fn update(
         &self,
         actor: &User,
         id: i64,
         changes: ProductChanges,
+        if_match: Option<&Condition>,
     ) -> Result<Product, ServiceError> {
         admin(actor)?;
-        Ok(products::update(&self.db, id, changes, now()).await?)
+        let expected = self.expected_version(id, if_match).await?;
+        match products::update(&self.db, id, changes, now(), expected).await {
+            Err(products::WriteError::NotFound) if expected.is_some() => {
+                Err(self.lost_race(id).await)
+            }
+            updated => Ok(updated?),
+        }
     }
 
     #[tracing::instrument(skip_all, fields(product_id = id))]
-    pub async fn delete(&self, actor: &User, id: i64) -> Result<(), ServiceError> {
+    pub async fn delete(
+        &self,
+        actor: &User,
+        id: i64,
+        if_match: Option<&Condition>,
+    ) -> Result<(), ServiceError> {
         admin(actor)?;
-        match products::delete(&self.db, id).await? {
+        let expected = self.expected_version(id, if_match).await?;
+        match products::delete(&self.db, id, expected).await? {
             Deletion::Deleted => {
                 tracing::info!(product_id = id, "product deleted");
                 Ok(())
             }
+            Deletion::NotFound if expected.is_some() => Err(self.lost_race(id).await),
             Deletion::NotFound => Err(ServiceError::NotFound),
             Deletion::InOrders => Err(ServiceError::Conflict {
                 code: "product_in_orders",
                 message: Message::new("product-in-orders"),
             }),
+        }
+    }
+}
+
+impl Products {
+    /// The version a write conditional on `if_match` must find (see
+    /// [`super::expected_version`]); the product is read only when there is a condition.
+    async fn expected_version(
+        &self,
+        id: i64,
+        if_match: Option<&Condition>,
+    ) -> Result<Option<i64>, ServiceError> {
+        let Some(if_match) = if_match else {
+            return Ok(None);
+        };
+        let current = products::find_by_id(&self.db, id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        expected_version(Some(if_match), current.entity_tag())
+    }
+
+    /// What a conditional write that changed nothing answers: 412 if the product is still
+    /// there (another write moved its version first), else 404.
+    async fn lost_race(&self, id: i64) -> ServiceError {
+        match products::find_by_id(&self.db, id).await {
+            Ok(Some(_)) => ServiceError::PreconditionFailed,
+            Ok(None) => ServiceError::NotFound,
+            Err(err) => err.into(),
         }
     }
 }

@@ -3,7 +3,7 @@
 use super::{
     ServiceError,
     email_verification::EmailVerifications,
-    now,
+    expected_version, now,
     password_hasher::{Claimant, PasswordHasher},
     rate_limit::RateLimits,
     sessions::{Authenticated, Sessions},
@@ -17,6 +17,7 @@ use crate::{
     domain::{
         Email, FieldErrors, Message, Name, Password, Role, User,
         listing::{Page, PageRequest, Sort},
+        precondition::Condition,
     },
     i18n::Locale,
 };
@@ -119,6 +120,8 @@ impl Users {
     /// takes the current password; a new password ends the user's other sessions. One's own
     /// new email waits in `pending_email` until the link mailed to it is followed; an admin's
     /// change to someone else's applies at once, unverified, and mails that address a link.
+    /// With `if_match`, a 412 unless it names the account's current tag, checked again by the
+    /// write itself.
     #[tracing::instrument(skip_all, fields(target_user_id = id))]
     pub async fn update(
         &self,
@@ -126,11 +129,14 @@ impl Users {
         id: i64,
         changes: UserChanges,
         claimant: &Claimant,
+        if_match: Option<&Condition>,
     ) -> Result<User, ServiceError> {
         let Credentials {
             user: account,
             password_hash: current_hash,
         } = self.visible(&actor.user, id).await?;
+        // Before any password work: a stale tag costs nothing and counts against no limit.
+        let expected = expected_version(if_match, account.entity_tag())?;
         let claimant = claimant.clone().account(&actor.user.email);
         let mut errors = FieldErrors::new();
         if changes.role.is_some() && !actor.user.is_admin() {
@@ -142,31 +148,12 @@ impl Users {
         let changes_credentials = new_email.is_some() || changes.password.is_some();
         let is_self = actor.user.id == account.id;
         if is_self && changes_credentials {
-            match &changes.current_password {
-                None => errors.add(
-                    "current_password",
-                    Message::new("current-password-required"),
-                ),
-                Some(current) => {
-                    // Guessable like a login, so limited like one: before any bcrypt work,
-                    // and before anything else (a taken email) is revealed.
-                    self.limits
-                        .current_password(account.id)
-                        .await
-                        .map_err(ServiceError::RateLimited)?;
-                    if self
-                        .hasher
-                        .verify(&claimant, current, Some(&current_hash))
-                        .await?
-                    {
-                        self.limits.current_password_succeeded(account.id).await;
-                    } else {
-                        errors.add(
-                            "current_password",
-                            Message::new("current-password-incorrect"),
-                        );
-                    }
-                }
+            let current = changes.current_password.as_deref();
+            if let Some(problem) = self
+                .current_password_problem(&claimant, account.id, current, &current_hash)
+                .await?
+            {
+                errors.add("current_password", problem);
             }
         }
         if let Some(email) = new_email.as_ref().filter(|_| is_self && errors.is_empty())
@@ -208,7 +195,10 @@ impl Users {
         let password_changes = changes.password_hash.is_some();
         let at = now();
         let txn = db::begin(&self.db).await?;
-        let updated = users::update(&txn, account.id, changes, at).await?;
+        let Some(updated) = users::update(&txn, account.id, changes, at, expected).await? else {
+            drop(txn);
+            return Err(self.lost_race(account.id).await);
+        };
         if password_changes {
             let keep = is_self.then_some(actor.session_id.as_str());
             db::sessions::revoke_all_but(&txn, updated.id, keep, at).await?;
@@ -233,11 +223,18 @@ impl Users {
         Ok(updated)
     }
 
-    /// Deletes an account that has no orders; its sessions and reset tokens go with it.
+    /// Deletes an account that has no orders; its sessions and reset tokens go with it. With
+    /// `if_match`, only the version it names.
     #[tracing::instrument(skip_all, fields(target_user_id = id))]
-    pub async fn delete(&self, actor: &User, id: i64) -> Result<(), ServiceError> {
+    pub async fn delete(
+        &self,
+        actor: &User,
+        id: i64,
+        if_match: Option<&Condition>,
+    ) -> Result<(), ServiceError> {
         let user = self.visible(actor, id).await?.user;
-        match users::delete(&self.db, user.id).await? {
+        let expected = expected_version(if_match, user.entity_tag())?;
+        match users::delete(&self.db, user.id, expected).await? {
             Deletion::Deleted => {
                 self.sessions.changed(user.id).await;
                 tracing::info!(user_id = user.id, "user deleted");
@@ -247,6 +244,47 @@ impl Users {
                 code: "user_has_orders",
                 message: Message::new("user-has-orders"),
             }),
+            Deletion::NotDeleted => Err(self.lost_race(user.id).await),
+        }
+    }
+
+    /// What is wrong with the `current_password` sent to change one's own email or password,
+    /// if anything.
+    async fn current_password_problem(
+        &self,
+        claimant: &Claimant,
+        account_id: i64,
+        current: Option<&str>,
+        current_hash: &str,
+    ) -> Result<Option<Message>, ServiceError> {
+        let Some(current) = current else {
+            return Ok(Some(Message::new("current-password-required")));
+        };
+        // Guessable like a login, so limited like one: before any bcrypt work, and before
+        // anything else (a taken email) is revealed.
+        self.limits
+            .current_password(account_id)
+            .await
+            .map_err(ServiceError::RateLimited)?;
+        if self
+            .hasher
+            .verify(claimant, current, Some(current_hash))
+            .await?
+        {
+            self.limits.current_password_succeeded(account_id).await;
+            Ok(None)
+        } else {
+            Ok(Some(Message::new("current-password-incorrect")))
+        }
+    }
+
+    /// What a write that found nothing to change answers: the account is gone (404), or a
+    /// conditional write met another version than the one it was checked against (412).
+    async fn lost_race(&self, id: i64) -> ServiceError {
+        match users::exists(&self.db, id).await {
+            Ok(true) => ServiceError::PreconditionFailed,
+            Ok(false) => ServiceError::NotFound,
+            Err(err) => err.into(),
         }
     }
 

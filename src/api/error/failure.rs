@@ -27,6 +27,8 @@ pub mod status {
     /// A 403 `email_not_verified`: the operation takes a verified address when the server
     /// says so (`REQUIRE_VERIFIED_EMAIL`).
     pub const EMAIL_NOT_VERIFIED: u32 = 1 << 11;
+    /// A 412 `precondition_failed`: the operation takes `If-Match`.
+    pub const PRECONDITION_FAILED: u32 = 1 << 12;
 
     /// Any `/api` operation: it reaches the database and counts against the per-address limit.
     pub const ALWAYS: u32 = INTERNAL | UNAVAILABLE | TOO_MANY_REQUESTS;
@@ -59,7 +61,7 @@ const RATE_LIMIT_HEADERS: &[(&str, &str)] = &[
     ("RateLimit-Reset", "Seconds until the window ends."),
 ];
 
-const DECLARED: [Declared; 13] = [
+const DECLARED: [Declared; 14] = [
     Declared {
         unless: 0,
         bit: status::BAD_REQUEST,
@@ -113,6 +115,15 @@ const DECLARED: [Declared; 13] = [
         bit: status::CONFLICT,
         status: 409,
         description: "The request conflicts with the resource's current state.",
+        headers: &[],
+    },
+    Declared {
+        unless: 0,
+        bit: status::PRECONDITION_FAILED,
+        status: 412,
+        description: "`precondition_failed`: `If-Match` names no current tag of the resource \
+            (it changed since you read it, or another request holding the same tag won the \
+            race). Nothing was changed: read it again and retry.",
         headers: &[],
     },
     Declared {

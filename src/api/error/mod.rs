@@ -156,6 +156,14 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, code, message)
     }
 
+    pub fn precondition_failed() -> Self {
+        Self::new(
+            StatusCode::PRECONDITION_FAILED,
+            "precondition_failed",
+            Message::new("error-precondition-failed"),
+        )
+    }
+
     pub fn payload_too_large() -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -284,6 +292,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::EmailNotVerified => Self::email_not_verified(),
             ServiceError::NotFound => Self::not_found(Message::new("error-not-found")),
             ServiceError::Conflict { code, message } => Self::conflict(code, message),
+            ServiceError::PreconditionFailed => Self::precondition_failed(),
             ServiceError::RateLimited(decision) => Self::too_many_requests(decision),
             ServiceError::Busy { retry_after } => Self::busy(retry_after),
             ServiceError::Unavailable(cause) => {

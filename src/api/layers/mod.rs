@@ -24,7 +24,7 @@ use poem::{Endpoint, Request, Response};
 use tracing::Instrument;
 
 pub use json_errors::Routes;
-pub use request::ClientAddress;
+pub use request::{ClientAddress, RequestId};
 
 use crate::{
     config::HttpSettings,

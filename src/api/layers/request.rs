@@ -31,6 +31,11 @@ impl ClientAddress {
     }
 }
 
+/// The request's id (`X-Request-Id`): an extension the handlers read, to record it with what
+/// the request changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(pub String);
+
 /// What [`finish`] needs of a request that [`start`] began.
 pub struct Started {
     pub span: Span,
@@ -52,6 +57,9 @@ pub fn start(request: &mut Request, routes: &Routes, trusted_proxies: &[TrustedP
         .map_or_else(|| crate::service::random_hex(16), str::to_owned);
     let client = client_address(request, trusted_proxies);
     request.extensions_mut().insert(ClientAddress(client));
+    request
+        .extensions_mut()
+        .insert(RequestId(request_id.clone()));
     // The path only: a query string can hold a reset token.
     let path = request.uri().path();
     let span = tracing::info_span!(

@@ -6,7 +6,7 @@ mod schemas;
 use poem::web::Data;
 use poem_openapi::{
     OpenApi,
-    param::{Path, Query},
+    param::{Header, Path, Query},
     payload::Json,
     types::MaybeUndefined,
 };
@@ -14,7 +14,9 @@ use poem_openapi::{
 use super::{
     ApiTags, AppState,
     body::JsonBody,
+    conditional::{if_match, not_modified},
     error::{ApiError, Failure, status::*},
+    layers::RequestId,
     security::BearerAuth,
     types::{default_page, default_per_page, page_request},
 };
@@ -30,7 +32,8 @@ pub use schemas::*;
 pub struct OrdersApi;
 
 /// The errors of an order's replace and update.
-const CHANGE: u32 = PER_ID | JSON_BODY | FORBIDDEN | CONFLICT | EMAIL_NOT_VERIFIED;
+const CHANGE: u32 =
+    PER_ID | JSON_BODY | FORBIDDEN | CONFLICT | EMAIL_NOT_VERIFIED | PRECONDITION_FAILED;
 
 #[OpenApi(prefix_path = "/api", tag = "ApiTags::Orders")]
 impl OrdersApi {
@@ -98,6 +101,7 @@ impl OrdersApi {
         &self,
         auth: BearerAuth,
         state: Data<&AppState>,
+        request_id: Data<&RequestId>,
         body: JsonBody<CreateOrderRequest>,
     ) -> Result<
         OrderCreatedResponse,
@@ -118,36 +122,101 @@ impl OrdersApi {
             items,
             notes,
         };
-        let order = state.orders.create(&auth.0.user, order).await?;
+        let order = state
+            .orders
+            .create(&auth.0.user, order, Some(&request_id.0.0))
+            .await?;
         let location = format!("/api/orders/{}", order.id);
         Ok(OrderCreatedResponse::Created(Json(order.into()), location))
     }
 
     /// Show an order
     ///
-    /// Yours, or any for an admin.
+    /// Yours, or any for an admin. The `ETag` changes with every change to the order (its
+    /// status included); send it back in `If-None-Match` to get a 304 while it is current, or
+    /// in `If-Match` to change only the version you read.
     #[oai(path = "/orders/:id", method = "get", operation_id = "order_view")]
     async fn view(
         &self,
         auth: BearerAuth,
         state: Data<&AppState>,
         id: Path<i64>,
-    ) -> Result<OrderResponse, Failure<PER_ID>> {
+        /// Tags you hold (or `*`): 304 without a body while one is current.
+        #[oai(name = "If-None-Match")]
+        if_none_match: Header<Option<String>>,
+    ) -> Result<OrderViewResponse, Failure<PER_ID>> {
         let order = state.orders.get(&auth.0.user, id.0).await?;
-        Ok(OrderResponse::Ok(Json(order.into())))
+        let tag = order.entity_tag();
+        if not_modified(&if_none_match, tag) {
+            return Ok(OrderViewResponse::NotModified(tag.header_value()));
+        }
+        Ok(OrderViewResponse::Ok(
+            Json(order.into()),
+            tag.header_value(),
+        ))
+    }
+
+    /// List an order's history
+    ///
+    /// Yours, or any for an admin: every `created`, `updated` and `status_changed` event,
+    /// oldest first, with who made it and the request's `X-Request-Id`. A request that changed
+    /// both fields and the status has two events, `updated` then `status_changed`. Events are
+    /// never edited; they go only with the order.
+    #[oai(
+        path = "/orders/:id/events",
+        method = "get",
+        operation_id = "order_event_list"
+    )]
+    async fn events(
+        &self,
+        auth: BearerAuth,
+        state: Data<&AppState>,
+        id: Path<i64>,
+        /// Page number, from 1.
+        #[oai(
+            default = "default_page",
+            validator(minimum(value = "1"), maximum(value = "1000000"))
+        )]
+        page: Query<u64>,
+        /// Rows per page, 1 to 100.
+        #[oai(
+            default = "default_per_page",
+            validator(minimum(value = "1"), maximum(value = "100"))
+        )]
+        per_page: Query<u64>,
+    ) -> Result<OrderEventListResponse, Failure<{ PER_ID | UNPROCESSABLE }>> {
+        let page = state
+            .orders
+            .events(&auth.0.user, id.0, page_request(page.0, per_page.0))
+            .await?;
+        Ok(OrderEventListResponse::Ok(Json(OrderEventPage {
+            data: page
+                .data
+                .into_iter()
+                .map(OrderEventResource::from)
+                .collect(),
+            meta: page.meta.into(),
+        })))
     }
 
     /// Replace an order
     ///
     /// Sets the items, currency and notes, and optionally moves the status. Items and currency
     /// change only while `pending` (409 otherwise); owners may only cancel (403 otherwise). When the server requires a verified email
-    /// address, an unverified user (not an admin) gets 403 `email_not_verified`.
+    /// address, an unverified user (not an admin) gets 403 `email_not_verified`. A request
+    /// that changes nothing (the same content again) keeps the version and the `ETag`, and
+    /// adds no event.
     #[oai(path = "/orders/:id", method = "put", operation_id = "order_replace")]
     async fn replace(
         &self,
         auth: BearerAuth,
         state: Data<&AppState>,
+        request_id: Data<&RequestId>,
         id: Path<i64>,
+        /// Change only the version with this tag (a list of tags, or `*` for any): 412
+        /// `precondition_failed` otherwise, and nothing changes.
+        #[oai(name = "If-Match")]
+        if_match_header: Header<Option<String>>,
         body: JsonBody<ReplaceOrderRequest>,
     ) -> Result<OrderResponse, Failure<CHANGE>> {
         let request = body.0;
@@ -164,8 +233,17 @@ impl OrdersApi {
         if !errors.is_empty() {
             return Err(ApiError::validation(errors).into());
         }
-        let order = state.orders.update(&auth.0.user, id.0, changes).await?;
-        Ok(OrderResponse::Ok(Json(order.into())))
+        let order = state
+            .orders
+            .update(
+                &auth.0.user,
+                id.0,
+                changes,
+                if_match(&if_match_header).as_ref(),
+                Some(&request_id.0.0),
+            )
+            .await?;
+        Ok(OrderResponse::new(order))
     }
 
     /// Update an order
@@ -177,7 +255,12 @@ impl OrdersApi {
         &self,
         auth: BearerAuth,
         state: Data<&AppState>,
+        request_id: Data<&RequestId>,
         id: Path<i64>,
+        /// Change only the version with this tag (a list of tags, or `*` for any): 412
+        /// `precondition_failed` otherwise, and nothing changes.
+        #[oai(name = "If-Match")]
+        if_match_header: Header<Option<String>>,
         body: JsonBody<UpdateOrderRequest>,
     ) -> Result<OrderResponse, Failure<CHANGE>> {
         let request = body.0;
@@ -196,21 +279,38 @@ impl OrdersApi {
         if !errors.is_empty() {
             return Err(ApiError::validation(errors).into());
         }
-        let order = state.orders.update(&auth.0.user, id.0, changes).await?;
-        Ok(OrderResponse::Ok(Json(order.into())))
+        let order = state
+            .orders
+            .update(
+                &auth.0.user,
+                id.0,
+                changes,
+                if_match(&if_match_header).as_ref(),
+                Some(&request_id.0.0),
+            )
+            .await?;
+        Ok(OrderResponse::new(order))
     }
 
     /// Delete an order
     ///
     /// Admins delete any order; an owner only a `pending` or `cancelled` one (409 otherwise).
+    /// Its history goes with it.
     #[oai(path = "/orders/:id", method = "delete", operation_id = "order_delete")]
     async fn delete(
         &self,
         auth: BearerAuth,
         state: Data<&AppState>,
         id: Path<i64>,
-    ) -> Result<OrderDeletedResponse, Failure<{ PER_ID | CONFLICT }>> {
-        state.orders.delete(&auth.0.user, id.0).await?;
+        /// Delete only the version with this tag (a list of tags, or `*` for any): 412
+        /// `precondition_failed` otherwise, and nothing is deleted.
+        #[oai(name = "If-Match")]
+        if_match_header: Header<Option<String>>,
+    ) -> Result<OrderDeletedResponse, Failure<{ PER_ID | CONFLICT | PRECONDITION_FAILED }>> {
+        state
+            .orders
+            .delete(&auth.0.user, id.0, if_match(&if_match_header).as_ref())
+            .await?;
         Ok(OrderDeletedResponse::Deleted)
     }
 }

@@ -8,11 +8,12 @@ use poem_openapi::{
 };
 
 use crate::{
-    api::types::{PageMetaResource, Timestamp, example_time},
+    api::types::{PageMetaResource, RoleName, Timestamp, example_time},
     domain::{
         FieldErrors,
         listing::Sort,
         order::{Currency, ItemInput, ItemRequests, Order, OrderStatus, parse_notes},
+        order_event::{OrderEvent, OrderEventKind},
     },
     service::orders::OrderSortKey,
 };
@@ -302,10 +303,120 @@ pub enum OrderCreatedResponse {
 }
 
 #[derive(ApiResponse)]
-pub enum OrderResponse {
+pub enum OrderViewResponse {
     /// The order.
     #[oai(status = 200)]
-    Ok(Json<OrderResource>),
+    Ok(
+        Json<OrderResource>,
+        /// The order's strong entity tag, for `If-None-Match` and `If-Match`.
+        #[oai(header = "ETag")]
+        String,
+    ),
+    /// `If-None-Match` named the current tag: what you hold is current. No body.
+    #[oai(status = 304)]
+    NotModified(
+        /// The order's current entity tag.
+        #[oai(header = "ETag")]
+        String,
+    ),
+}
+
+#[derive(ApiResponse)]
+pub enum OrderResponse {
+    /// The order as it now is.
+    #[oai(status = 200)]
+    Ok(
+        Json<OrderResource>,
+        /// The order's new strong entity tag.
+        #[oai(header = "ETag")]
+        String,
+    ),
+}
+
+impl OrderResponse {
+    pub fn new(order: Order) -> Self {
+        let tag = order.entity_tag().header_value();
+        Self::Ok(Json(order.into()), tag)
+    }
+}
+
+/// One event of an order's history.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "OrderEvent")]
+pub struct OrderEventResource {
+    pub id: i64,
+    /// `created`, `updated` (items, currency or notes: `changes` names which) or
+    /// `status_changed`.
+    #[oai(rename = "type")]
+    pub kind: OrderEventType,
+    /// Who made the change, with the role they had then.
+    #[oai(nullable)]
+    pub actor: Option<OrderEventActor>,
+    /// The status before: null for `created`.
+    #[oai(nullable)]
+    pub from_status: Option<OrderStatusName>,
+    /// The status after.
+    #[oai(nullable)]
+    pub to_status: Option<OrderStatusName>,
+    /// The fields an `updated` event changed (`items`, `currency`, `notes`); empty for the
+    /// other types.
+    pub changes: Vec<String>,
+    /// The `X-Request-Id` of the request that made the change.
+    #[oai(nullable)]
+    pub request_id: Option<String>,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum OrderEventType {
+    Created,
+    Updated,
+    StatusChanged,
+}
+
+/// Who made a change.
+#[derive(Debug, Clone, Object)]
+pub struct OrderEventActor {
+    pub id: i64,
+    pub role: RoleName,
+}
+
+impl From<OrderEvent> for OrderEventResource {
+    fn from(stored: OrderEvent) -> Self {
+        let event = stored.event;
+        Self {
+            id: stored.id,
+            kind: match event.kind {
+                OrderEventKind::Created => OrderEventType::Created,
+                OrderEventKind::Updated => OrderEventType::Updated,
+                OrderEventKind::StatusChanged => OrderEventType::StatusChanged,
+            },
+            actor: event.actor.map(|actor| OrderEventActor {
+                id: actor.id,
+                role: actor.role.into(),
+            }),
+            from_status: event.from_status.map(OrderStatusName::from),
+            to_status: event.to_status.map(OrderStatusName::from),
+            changes: event.changes.into_iter().map(str::to_owned).collect(),
+            request_id: event.request_id,
+            created_at: Timestamp(stored.created_at),
+        }
+    }
+}
+
+/// One page of an order's events, oldest first.
+#[derive(Debug, Object)]
+pub struct OrderEventPage {
+    pub data: Vec<OrderEventResource>,
+    pub meta: PageMetaResource,
+}
+
+#[derive(ApiResponse)]
+pub enum OrderEventListResponse {
+    /// One page of the order's events, oldest first.
+    #[oai(status = 200)]
+    Ok(Json<OrderEventPage>),
 }
 
 #[derive(ApiResponse)]

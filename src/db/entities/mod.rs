@@ -2,6 +2,7 @@
 
 pub mod email_verification_tokens;
 pub mod mail_throttle;
+pub mod order_events;
 pub mod order_items;
 pub mod orders;
 pub mod password_reset_tokens;
