@@ -5,6 +5,7 @@
 
 mod abuse;
 mod auth;
+mod backup;
 mod catalogue_orders;
 mod cli;
 mod cli_admin;
@@ -23,6 +24,7 @@ mod oauth;
 mod orders;
 mod outage;
 mod password_reset;
+mod probes;
 mod products;
 mod proxy;
 mod query_parameters;
