@@ -204,7 +204,7 @@ async fn on_sigterm_readiness_turns_503_requests_are_served_through_the_drain_th
     let address = loop {
         let line = lines.next().expect("it logs where it serves").unwrap();
         if let Some((_, rest)) = line.split_once("Swagger UI at http://") {
-            break rest.trim_end_matches("/docs").to_owned();
+            break rest.split('/').next().unwrap().to_owned();
         }
     };
     // The rest of the log is drained so the child never blocks on a full pipe.
