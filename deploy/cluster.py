@@ -360,7 +360,7 @@ class Cluster:
 
     # --- stopping -------------------------------------------------------------------------
 
-    def stop(self):
+    def stop(self, failed=False):
         for process in reversed(self.processes):
             if process.poll() is None:
                 process.terminate()
@@ -376,7 +376,7 @@ class Cluster:
                 psql(self.postgres_server, f"DROP DATABASE IF EXISTS {self.database} WITH (FORCE)")
             except subprocess.CalledProcessError as err:
                 log(f"could not drop {self.database}: {err.stderr.strip()}")
-        if os.environ.get("CLUSTER_KEEP_LOGS"):
+        if failed or os.environ.get("CLUSTER_KEEP_LOGS"):
             log(f"logs kept in {self.workdir}")
         else:
             shutil.rmtree(self.workdir, ignore_errors=True)
@@ -600,7 +600,7 @@ def main():
         log(f"FAILED: {err}")
         failed = True
     finally:
-        cluster.stop()
+        cluster.stop(failed)
     if failed:
         sys.exit(1)
 
