@@ -1,6 +1,6 @@
 # The front door: `make help` lists the targets (the `## ` text after each one).
 
-.PHONY: help run test test-postgres spec lint conformance ci bench
+.PHONY: help run test test-postgres spec lint conformance ci bench release cluster rolling-restart unit-check
 
 help: ## list these targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -44,3 +44,15 @@ ci: ## what CI runs
 
 bench: ## release build on a fresh seeded database under wrk, one table (bench/README.md); BENCH_DATABASE_URL=postgres://… for PostgreSQL
 	python3 bench/run
+
+release: ## the release build that cluster and rolling-restart run
+	cargo build --release --quiet
+
+cluster: release ## HAProxy on :8400 in front of 3 instances (:8401-8403) on PostgreSQL and Redis; Ctrl-C stops it (deploy/README.md)
+	python3 deploy/cluster.py up
+
+rolling-restart: release ## restart every instance of a fresh cluster in turn under load; fails on any failed request or lost order
+	python3 deploy/cluster.py rolling-restart
+
+unit-check: release ## systemd-analyze verify deploy/comptoir.service (with the release binary in place of /usr/local/bin/comptoir)
+	bash deploy/check-unit

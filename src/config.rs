@@ -172,6 +172,9 @@ pub struct HttpSettings {
     pub keep_alive_timeout: Duration,
     /// Open connections at most; lowered at start to fit the open-file limit.
     pub max_connections: u32,
+    /// After SIGTERM, how long to keep serving, readiness already 503, so that a load balancer
+    /// stops sending requests here before the listener closes.
+    pub shutdown_drain: Duration,
 }
 
 /// How much bcrypt work may wait, and how much of it one claimant may hold.
@@ -464,6 +467,7 @@ fn http_settings(get: &impl Fn(&str) -> Option<String>) -> Result<HttpSettings, 
         header_read_timeout: seconds(get, "HTTP_HEADER_READ_TIMEOUT_SECS", 10, 1, 300)?,
         keep_alive_timeout: seconds(get, "HTTP_KEEP_ALIVE_TIMEOUT_SECS", 75, 1, 3600)?,
         max_connections: number(get, "HTTP_MAX_CONNECTIONS", 4096, 1, 1_000_000)?,
+        shutdown_drain: seconds(get, "SHUTDOWN_DRAIN_SECS", 0, 0, 300)?,
     })
 }
 

@@ -1,13 +1,21 @@
-//! The `comptoir` command line: `serve` (the default), `migrate`, `prune`, `spec`,
+//! The `comptoir` command line: `serve` (the default), `migrate`, `prune`, `backup`, `spec`,
 //! `create-admin`.
 
-use std::{io::Write, process::ExitCode};
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
 
 use clap::{Parser, Subcommand};
 
 mod create_admin;
 
-use comptoir::{api, config::Config, db, startup, telemetry};
+use comptoir::{
+    api,
+    config::{Config, DatabaseKind},
+    db, startup, telemetry,
+};
 
 /// Comptoir: a REST API for a shop's user accounts and orders.
 ///
@@ -31,6 +39,13 @@ enum Command {
     ///
     /// What a server also does every PRUNE_INTERVAL_SECS. Prints what it deleted.
     Prune,
+    /// Copy the SQLite database to PATH, consistently, while servers keep serving
+    ///
+    /// Refuses a PATH that exists. On PostgreSQL, use pg_dump instead (exit code 2).
+    Backup {
+        /// Where to write the copy: a new file
+        path: PathBuf,
+    },
     /// Print the OpenAPI document, without a database
     Spec {
         /// YAML instead of JSON
@@ -96,6 +111,9 @@ fn main() -> ExitCode {
     if let Command::CreateAdmin { email, name } = command {
         return runtime.block_on(create_admin::run(&config, &email, &name));
     }
+    if let Command::Backup { path } = command {
+        return runtime.block_on(backup(&config, &path));
+    }
     let outcome = runtime.block_on(async {
         if let Command::Migrate = command {
             tracing::info!(database = %db::describe(&config.database), "using the database");
@@ -116,6 +134,41 @@ fn main() -> ExitCode {
         Err(err) => {
             tracing::error!(error = format!("{err:#}"), "comptoir stopped");
             eprintln!("comptoir: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `comptoir backup PATH`: `VACUUM INTO` a new file, on a database that must exist already
+/// (connecting would otherwise create an empty one and back that up).
+async fn backup(config: &Config, path: &Path) -> ExitCode {
+    if config.database.kind == DatabaseKind::Postgres {
+        eprintln!(
+            "comptoir: backup copies a SQLite database; this one is PostgreSQL ({}): use \
+             pg_dump, e.g. pg_dump --format=custom --file=comptoir.dump \"$DATABASE_URL\"",
+            db::describe(&config.database)
+        );
+        return ExitCode::from(2);
+    }
+    if path.exists() {
+        eprintln!(
+            "comptoir: {} already exists: backup writes a new file and never overwrites one",
+            path.display()
+        );
+        return ExitCode::from(2);
+    }
+    let outcome = async {
+        let source = db::describe(&config.database);
+        let db = db::connect_existing(&config.database).await?;
+        db::sqlite_copy_to(&db, path).await?;
+        db.close().await?;
+        println!("copied {source} to {}", path.display());
+        anyhow::Ok(())
+    };
+    match outcome.await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("comptoir: backup failed: {err:#}");
             ExitCode::FAILURE
         }
     }

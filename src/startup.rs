@@ -47,8 +47,8 @@ struct MetricsListener {
     handle: PrometheusHandle,
 }
 
-/// How long in-flight requests may run on after the shutdown signal.
-const SHUTDOWN_DRAIN: Duration = Duration::from_secs(30);
+/// How long in-flight requests may run on once the listener has closed.
+const IN_FLIGHT_GRACE: Duration = Duration::from_secs(30);
 
 /// File descriptors kept for everything but client connections: three a SQLite connection
 /// (database, WAL, shared memory), plus Redis, SMTP, the listener, logs and the runtime.
@@ -120,7 +120,9 @@ impl Application {
         self.metrics.as_ref().map(|metrics| metrics.address)
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    /// Serves until `shutdown` completes; then readiness turns 503 while it serves on for
+    /// `SHUTDOWN_DRAIN_SECS` (a load balancer sees it and sends nothing new), and then the
+    /// listener closes and in-flight requests finish.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
         tracing::info!(address = %self.address, "serving; Swagger UI at http://{}/docs", self.address);
         // The metrics listener lives as long as the API's: it stops when the API has drained.
@@ -135,17 +137,32 @@ impl Application {
                     .run(api::metrics::app(metrics.handle, gauges)),
             )
         });
+        let health = self.state.health.clone();
+        let drain = self.http.shutdown_drain;
+        let drained = async move {
+            shutdown.await;
+            health.start_draining();
+            if !drain.is_zero() {
+                tracing::info!(
+                    "draining: /health/ready answers 503; serving on for {} s",
+                    drain.as_secs()
+                );
+                tokio::time::sleep(drain).await;
+            }
+            tracing::info!("closing the listener: finishing in-flight requests");
+        };
         http_server::serve(
             self.acceptor,
             api::app(self.state, &self.http),
             self.limits,
-            shutdown,
-            SHUTDOWN_DRAIN,
+            drained,
+            IN_FLIGHT_GRACE,
         )
         .await;
         if let Some(metrics) = metrics {
             metrics.abort();
         }
+        tracing::info!("stopped");
         Ok(())
     }
 }
@@ -252,7 +269,7 @@ async fn build_state(config: &Config, db: DatabaseConnection) -> anyhow::Result<
             db.clone(),
             hasher.clone(),
             sessions.clone(),
-            limits,
+            limits.clone(),
             email_verifications.clone(),
         ),
         email_verifications,
@@ -262,7 +279,7 @@ async fn build_state(config: &Config, db: DatabaseConnection) -> anyhow::Result<
             config.free_lines_for_anyone,
         ),
         products: Products::new(db.clone()),
-        health: Health::new(db, storage.clone()),
+        health: Health::new(db, storage.clone(), limits.clone()),
         storage,
         sessions,
         accounts,
@@ -281,7 +298,7 @@ pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send> {
             _ = interrupt.recv() => {},
             _ = terminate.recv() => {},
         }
-        tracing::info!("shutting down: finishing in-flight requests");
+        tracing::info!("shutting down");
     })
 }
 

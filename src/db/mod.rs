@@ -116,6 +116,20 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
     Ok(db)
 }
 
+/// Opens the pool on a database that must exist: a SQLite file that is not there is an
+/// error, not a new empty database (for tools that read, such as `backup`).
+pub async fn connect_existing(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
+    if settings.kind == DatabaseKind::Sqlite
+        && let Some(path) = missing_sqlite_file(settings.url.expose())?
+    {
+        return Err(DbErr::Custom(format!(
+            "there is no database at {} (DATABASE_URL)",
+            path.display()
+        )));
+    }
+    connect(settings).await
+}
+
 /// The SQLite file `url` names when it does not exist yet (it is about to be created), or an
 /// error when it is gone but its `-wal` or `-shm` is still there: the database was deleted
 /// or moved, and starting afresh would hide that.
@@ -225,6 +239,47 @@ pub async fn migrate(db: &DatabaseConnection, default_locale: Locale) -> Result<
         users::set_every_locale(&txn, default_locale).await?;
     }
     txn.commit().await
+}
+
+/// Whether this binary's latest migration is recorded as applied: an instance on a schema
+/// that is behind it would fail the queries that need the new step. A database migrated
+/// further (by a newer release, during a rolling upgrade) still counts.
+pub async fn latest_migration_applied(db: &DatabaseConnection) -> Result<bool, DbErr> {
+    let Some(latest) = Migrator::migrations()
+        .last()
+        .map(|step| step.name().to_owned())
+    else {
+        return Ok(true);
+    };
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => "SELECT 1 AS applied FROM seaql_migrations WHERE version = $1",
+        _ => "SELECT 1 AS applied FROM seaql_migrations WHERE version = ?",
+    };
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [latest.into()],
+        ))
+        .await?;
+    Ok(row.is_some())
+}
+
+/// Writes a consistent copy of a SQLite database to `path` with `VACUUM INTO`, which reads
+/// in one transaction (so writers carry on, and the copy holds what was committed when it
+/// started) and refuses a `path` that already holds data.
+pub async fn sqlite_copy_to(db: &DatabaseConnection, path: &Path) -> Result<(), DbErr> {
+    let path = path
+        .to_str()
+        .ok_or_else(|| DbErr::Custom(format!("{} is not valid UTF-8", path.display())))?;
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Sqlite,
+        "VACUUM INTO ?",
+        [path.into()],
+    ))
+    .await
+    .map(|_| ())
 }
 
 /// Whether the error means the database could not be reached (the pool timed out, the

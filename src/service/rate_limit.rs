@@ -205,6 +205,11 @@ impl SharedCounters {
         .await
     }
 
+    async fn ping(&self) -> Result<(), String> {
+        let mut connection = self.connection()?;
+        bounded(redis::cmd("PING").exec_async(&mut connection)).await
+    }
+
     async fn delete(&self, key: &str) -> Result<(), String> {
         let mut connection = self.connection()?;
         bounded(redis::cmd("DEL").arg(key).exec_async(&mut connection)).await
@@ -258,6 +263,20 @@ impl RateLimits {
         Ok(Self {
             limiter: RateLimiter::new(settings)?,
             settings: settings.clone(),
+        })
+    }
+
+    /// Whether Redis answers a PING now (the pause after a failure does not apply); `None`
+    /// when no `REDIS_URL` is set.
+    pub async fn redis_answers(&self) -> Option<bool> {
+        let redis = self.limiter.0.redis.as_ref()?;
+        Some(match redis.ping().await {
+            Ok(()) => true,
+            Err(problem) => {
+                redis.drop_connection();
+                tracing::debug!(problem, "readiness: Redis does not answer");
+                false
+            }
         })
     }
 

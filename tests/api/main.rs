@@ -5,6 +5,7 @@
 
 mod abuse;
 mod auth;
+mod backup;
 mod catalogue_orders;
 mod cli;
 mod cli_admin;
@@ -26,6 +27,7 @@ mod order_history;
 mod orders;
 mod outage;
 mod password_reset;
+mod probes;
 mod products;
 mod proxy;
 mod query_parameters;
