@@ -15,6 +15,7 @@ mod m20261203_000008_email_verification;
 mod m20261204_000009_refresh_tokens;
 mod m20261205_000010_create_products;
 mod m20261206_000011_order_items_products;
+mod m20261209_000014_create_idempotency_keys;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000009_refresh_tokens::Migration),
             Box::new(m20261205_000010_create_products::Migration),
             Box::new(m20261206_000011_order_items_products::Migration),
+            Box::new(m20261209_000014_create_idempotency_keys::Migration),
         ]
     }
 }

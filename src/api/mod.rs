@@ -6,6 +6,7 @@ mod body;
 mod email;
 mod error;
 mod health;
+mod idempotency;
 mod layers;
 mod oauth;
 mod orders;
@@ -34,6 +35,7 @@ use crate::{
         accounts::Accounts,
         email_verification::EmailVerifications,
         health::{Health, Storage},
+        idempotency::IdempotencyKeys,
         orders::Orders,
         password_reset::PasswordResets,
         products::Products,
@@ -74,6 +76,7 @@ pub struct Services {
     pub users: Users,
     pub orders: Orders,
     pub products: Products,
+    pub idempotency_keys: IdempotencyKeys,
     pub password_resets: PasswordResets,
     pub email_verifications: EmailVerifications,
     pub limits: RateLimits,

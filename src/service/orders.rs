@@ -1,6 +1,10 @@
 //! Orders: who may see and change which, and which changes happen together.
 
-use super::{ServiceError, now};
+use super::{
+    ServiceError,
+    idempotency::{Claim, StoredResponse},
+    now,
+};
 pub use crate::domain::order::OrderSortKey;
 use crate::{
     db::{self, DatabaseConnection},
@@ -24,6 +28,13 @@ pub struct NewOrder {
     pub currency: Currency,
     pub items: ItemRequests,
     pub notes: Option<String>,
+}
+
+/// The idempotency key an order's creation holds, and the response the API makes of the
+/// order: stored in the transaction that creates it.
+pub struct KeyedCreate<'a> {
+    pub claim: &'a Claim,
+    pub response: &'a (dyn Fn(&Order) -> StoredResponse + Sync),
 }
 
 /// The changes of a PUT or PATCH: `None` leaves a field as it is.
@@ -109,9 +120,15 @@ impl Orders {
         Ok(db::orders::list(&self.db, owner, filter.status, sort, page).await?)
     }
 
-    /// Creates a pending order and its lines in one transaction.
+    /// Creates a pending order and its lines in one transaction, with the response of its
+    /// idempotency key if it has one.
     #[tracing::instrument(skip_all)]
-    pub async fn create(&self, actor: &User, order: NewOrder) -> Result<Order, ServiceError> {
+    pub async fn create(
+        &self,
+        actor: &User,
+        order: NewOrder,
+        keyed: Option<KeyedCreate<'_>>,
+    ) -> Result<Order, ServiceError> {
         self.may_order(actor)?;
         let owner = match order.user_id {
             None => actor.id,
@@ -143,9 +160,7 @@ impl Orders {
         .await?
         // The owner was deleted between the check and the insert.
         .ok_or_else(unknown_owner)?;
-        txn.commit().await?;
-        tracing::info!(order_id = id, "order created");
-        Ok(Order {
+        let order = Order {
             id,
             user_id: owner,
             status: OrderStatus::Pending,
@@ -154,7 +169,16 @@ impl Orders {
             notes: order.notes,
             created_at: created,
             updated_at: created,
-        })
+        };
+        if let Some(keyed) = keyed {
+            keyed
+                .claim
+                .complete_in(&txn, &(keyed.response)(&order))
+                .await?;
+        }
+        txn.commit().await?;
+        tracing::info!(order_id = id, "order created");
+        Ok(order)
     }
 
     /// The order with its lines, in one query.

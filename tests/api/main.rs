@@ -14,6 +14,7 @@ mod email_verification;
 mod errors;
 mod hardening;
 mod helpers;
+mod idempotency;
 mod instances;
 mod languages;
 mod limits;

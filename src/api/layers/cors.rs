@@ -39,7 +39,7 @@ pub fn preflight(request: &Request, allowed: Option<&str>, origins: &[String]) -
     );
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("authorization, content-type, x-request-id"),
+        HeaderValue::from_static("authorization, content-type, x-request-id, idempotency-key"),
     );
     headers.insert(
         header::ACCESS_CONTROL_MAX_AGE,
@@ -63,7 +63,8 @@ fn allow_origin(headers: &mut HeaderMap, origin: &str) {
     headers.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
         HeaderValue::from_static(
-            "x-request-id, location, retry-after, ratelimit-limit, ratelimit-remaining, ratelimit-reset",
+            "x-request-id, location, retry-after, ratelimit-limit, ratelimit-remaining, \
+             ratelimit-reset, idempotent-replayed",
         ),
     );
 }
