@@ -332,13 +332,7 @@ impl Config {
             default_locale: default_locale(&get)?,
             require_verified_email: flag(&get, "REQUIRE_VERIFIED_EMAIL", false)?,
             free_lines_for_anyone,
-            idempotency_key_ttl: seconds(
-                &get,
-                "IDEMPOTENCY_KEY_TTL_SECS",
-                86_400,
-                1,
-                2_592_000,
-            )?,
+            idempotency_key_ttl: seconds(&get, "IDEMPOTENCY_KEY_TTL_SECS", 86_400, 1, 2_592_000)?,
             log_format,
         })
     }

@@ -117,7 +117,12 @@ impl IdempotencyKeys {
                 created_at: at,
                 expires_at: expiry(self.ttl)?,
             };
-            let run = |row_id| Ok(Claimed::Run(Claim { row_id, holder: holder.clone() }));
+            let run = |row_id| {
+                Ok(Claimed::Run(Claim {
+                    row_id,
+                    holder: holder.clone(),
+                }))
+            };
             let Some(stored) = db::idempotency_keys::find(&self.db, user_id, &key_hash).await?
             else {
                 match db::idempotency_keys::insert(&self.db, user_id, &key_hash, &claim).await? {

@@ -119,7 +119,10 @@ async fn the_same_key_with_another_body_is_a_422_in_the_clients_language() {
         .await;
     french.assert_error(422, "idempotency_key_reused");
     let message = french.body["errors"][KEY][0].as_str().unwrap();
-    assert!(message.starts_with("La clé « Idempotency-Key »"), "{message}");
+    assert!(
+        message.starts_with("La clé « Idempotency-Key »"),
+        "{message}"
+    );
     assert_eq!(orders_of(&app, &ada.token).await, 1);
 }
 
@@ -130,7 +133,13 @@ async fn keys_are_visible_ascii_from_1_to_255_characters_else_a_422_naming_the_h
     let body = json!({"items": [{"product": "Widget", "quantity": 1, "unit_price_cents": 100}]})
         .to_string();
     let long = "k".repeat(256);
-    for key in [&b""[..], long.as_bytes(), b"two words", "clé".as_bytes(), b"a\tb"] {
+    for key in [
+        &b""[..],
+        long.as_bytes(),
+        b"two words",
+        "clé".as_bytes(),
+        b"a\tb",
+    ] {
         let reply = keyed(&app, &ada.token, key, &body).await;
         reply.assert_error(422, "validation_failed");
         assert_eq!(reply.error_fields(), [KEY], "{key:?}");
@@ -234,7 +243,10 @@ async fn twelve_racing_requests_with_one_key_on_two_instances_make_one_order() {
         firsts.len(),
         1,
         "{:?}",
-        replies.iter().map(|r| (r.status, &r.body)).collect::<Vec<_>>()
+        replies
+            .iter()
+            .map(|r| (r.status, &r.body))
+            .collect::<Vec<_>>()
     );
     let id = &firsts[0].body["id"];
     for reply in &replies {
@@ -364,7 +376,10 @@ async fn comptoir_prune_deletes_expired_keys_only() {
         stdout.contains("mail throttle entries and 1 idempotency keys"),
         "{stdout}"
     );
-    assert_eq!(idempotency_keys::Entity::find().count(&db).await.unwrap(), 1);
+    assert_eq!(
+        idempotency_keys::Entity::find().count(&db).await.unwrap(),
+        1
+    );
     let kept = keyed_json(&app, &ada.token, "new", &body).await;
     assert!(replayed(&kept));
 }

@@ -200,7 +200,10 @@ const DECLARED: [Declared; 15] = [
         description: "Temporarily unable to serve: the database cannot be reached or its files \
             failed (`storage_unavailable`), the request took too long, or too much password work \
             is queued. Retry after `Retry-After` seconds.",
-        headers: &[header("Retry-After", "Seconds to wait before trying again.")],
+        headers: &[header(
+            "Retry-After",
+            "Seconds to wait before trying again.",
+        )],
     },
 ];
 

@@ -14,9 +14,9 @@ use poem::{IntoResponse, Response, http::StatusCode};
 use poem_openapi::{Object, types::Example};
 
 use crate::{
+    domain::idempotency::HEADER as IDEMPOTENCY_KEY,
     domain::{FieldErrors, Message},
     i18n::{self, Locale},
-    domain::idempotency::HEADER as IDEMPOTENCY_KEY,
     service::{
         RefreshProblem, ServiceError, TokenProblem, idempotency::StoredResponse,
         rate_limit::Decision,
@@ -184,8 +184,8 @@ impl ApiError {
 
     /// A stored error response, answered again as it was.
     pub fn replayed(response: StoredResponse) -> Self {
-        let status = StatusCode::from_u16(response.status)
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut error = Self::new(status, "", Message::new("error-other"));
         error.replayed_body = Some(response.body);
         error

@@ -142,10 +142,13 @@ impl OrdersApi {
     > {
         let request = body.0;
         // The request as a repeat must match it: before anything is taken out of it.
-        let fingerprint = idempotency_key
-            .0
-            .as_ref()
-            .map(|_| Fingerprint::of("POST", "/api/orders", &request.to_json().unwrap_or_default()));
+        let fingerprint = idempotency_key.0.as_ref().map(|_| {
+            Fingerprint::of(
+                "POST",
+                "/api/orders",
+                &request.to_json().unwrap_or_default(),
+            )
+        });
         let mut errors = FieldErrors::new();
         let currency =
             parse_currency(&mut errors, request.currency.as_deref()).unwrap_or_else(Currency::euro);
@@ -187,7 +190,10 @@ impl OrdersApi {
                 let stored = is_stored(&err);
                 let error = ApiError::from(err);
                 let settled = if stored {
-                    state.idempotency_keys.complete(&claim, &error.to_stored()).await
+                    state
+                        .idempotency_keys
+                        .complete(&claim, &error.to_stored())
+                        .await
                 } else {
                     state.idempotency_keys.release(claim).await
                 };
