@@ -1,6 +1,8 @@
 //! Idempotency keys: what a valid `Idempotency-Key` is, and the fingerprint that tells a repeat
 //! of a request from another request sent under the same key.
 
+use std::fmt::Write;
+
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -41,7 +43,14 @@ impl Fingerprint {
         let mut canonical = format!("{method} {path}\n");
         write_canonical(body, &mut canonical);
         let digest = Sha256::digest(canonical.as_bytes());
-        Self(digest.iter().map(|byte| format!("{byte:02x}")).collect())
+        Self(
+            digest
+                .iter()
+                .fold(String::with_capacity(64), |mut hex, byte| {
+                    let _ = write!(hex, "{byte:02x}");
+                    hex
+                }),
+        )
     }
 
     pub fn as_str(&self) -> &str {

@@ -441,3 +441,24 @@ async fn the_spec_declares_the_key_the_replay_header_and_the_refusals() {
     let unprocessable = create["responses"]["422"]["description"].as_str().unwrap();
     assert!(unprocessable.contains("idempotency_key_reused"));
 }
+
+#[tokio::test]
+async fn the_key_is_a_header_and_the_query_step_still_refuses_it_as_a_parameter() {
+    let app = spawn_app().await;
+    let ada = app.ordinary_user("Ada").await;
+    let body = json!({"items": [{"product": "Widget", "quantity": 1, "unit_price_cents": 100}]});
+    let reply = app
+        .send(
+            app.request(Method::POST, "/api/orders?Idempotency-Key=abc")
+                .bearer_auth(&ada.token)
+                .json(&body),
+        )
+        .await;
+    reply.assert_error(422, "validation_failed");
+    assert_eq!(reply.error_fields(), [KEY]);
+    assert_eq!(
+        reply.body["errors"][KEY][0],
+        "“Idempotency-Key” is not a parameter of this operation, which takes none."
+    );
+    assert_eq!(orders_of(&app, &ada.token).await, 0);
+}

@@ -39,21 +39,10 @@ fn created(order: OrderResource, replayed: bool) -> OrderCreatedResponse {
     OrderCreatedResponse::Created(Json(order), location, replayed.then(|| "true".to_owned()))
 }
 
-/// The stored response of a keyed request, answered again: a created order, or a refusal.
-fn replay<const S: u32>(stored: StoredResponse) -> Result<OrderCreatedResponse, Failure<S>> {
-    if stored.status != 201 {
-        return Err(ApiError::replayed(stored).into());
-    }
-    let order = serde_json::from_str(&stored.body)
-        .ok()
-        .and_then(|body| OrderResource::parse_from_json(Some(body)).ok());
-    match order {
-        Some(order) => Ok(created(order, true)),
-        None => {
-            tracing::error!("a stored order response does not parse");
-            Err(ApiError::internal().into())
-        }
-    }
+/// The order of a stored 201, answered again.
+fn stored_order(body: &str) -> Option<OrderResource> {
+    let body = serde_json::from_str(body).ok()?;
+    OrderResource::parse_from_json(Some(body)).ok()
 }
 
 /// The errors of an order's replace and update.
@@ -174,7 +163,17 @@ impl OrdersApi {
             .await?
         {
             Claimed::Run(claim) => claim,
-            Claimed::Replay(stored) => return replay(stored),
+            // A created order, or a refusal, as it was answered the first time.
+            Claimed::Replay(stored) if stored.status != 201 => {
+                return Err(ApiError::replayed(stored).into());
+            }
+            Claimed::Replay(stored) => {
+                let Some(order) = stored_order(&stored.body) else {
+                    tracing::error!("a stored order response does not parse");
+                    return Err(ApiError::internal().into());
+                };
+                return Ok(created(order, true));
+            }
         };
         let response = |order: &Order| StoredResponse {
             status: 201,
