@@ -123,12 +123,17 @@ impl IdempotencyKeys {
                     holder: holder.clone(),
                 }))
             };
+            // A new key is the common case: one statement claims it, and only a key already
+            // there is read.
+            if let Some(row_id) =
+                db::idempotency_keys::insert(&self.db, user_id, &key_hash, &claim).await?
+            {
+                return run(row_id);
+            }
             let Some(stored) = db::idempotency_keys::find(&self.db, user_id, &key_hash).await?
             else {
-                match db::idempotency_keys::insert(&self.db, user_id, &key_hash, &claim).await? {
-                    Some(row_id) => return run(row_id),
-                    None => continue,
-                }
+                // Released or pruned meanwhile: try again.
+                continue;
             };
             match decide(&stored, fingerprint, at) {
                 Decision::Replay(response) => return Ok(Claimed::Replay(response)),
