@@ -5,6 +5,7 @@
 --   BENCH_TOKEN   sent as `Authorization: Bearer <token>` when set
 --   BENCH_BODY    JSON body; every `{n}` in it becomes a value unique to this request
 --   BENCH_ACCEPT_LANGUAGE  sent as `Accept-Language` when set
+--   BENCH_IDEMPOTENCY_KEY  when `1`, each request carries an `Idempotency-Key` of its own
 --   BENCH_RUN_ID  makes those values unique across runs too
 --   BENCH_RESULT  file that receives the summary, as one JSON object
 --   BENCH_REFRESH_TOKENS  refresh mode, below: the file of the sessions' refresh tokens
@@ -43,7 +44,8 @@ if body then
   wrk.headers["Content-Type"] = "application/json"
 end
 
-local varying = #paths > 1 or (body ~= nil and body:find("{n}", 1, true) ~= nil)
+local keyed = os.getenv("BENCH_IDEMPOTENCY_KEY") == "1"
+local varying = keyed or #paths > 1 or (body ~= nil and body:find("{n}", 1, true) ~= nil)
 local refresh_tokens = os.getenv("BENCH_REFRESH_TOKENS")
 
 if refresh_tokens then
@@ -141,7 +143,16 @@ elseif varying then
     if body then
       this_body = body:gsub("{n}", run_id .. "-" .. n)
     end
-    return wrk.format(method, path, nil, this_body)
+    local headers = nil
+    if keyed then
+      -- Headers given to wrk.format replace wrk.headers: a copy, with the key added.
+      headers = {}
+      for name, value in pairs(wrk.headers) do
+        headers[name] = value
+      end
+      headers["Idempotency-Key"] = "bench-" .. run_id .. "-" .. n
+    end
+    return wrk.format(method, path, headers, this_body)
   end
 else
   wrk.method = method

@@ -208,6 +208,8 @@ pub struct Config {
     /// `ORDER_FREE_LINES=anyone`: order lines with a name and price of the client's own are
     /// taken from anyone, not only from admins.
     pub free_lines_for_anyone: bool,
+    /// How long an `Idempotency-Key` of `POST /api/orders` is remembered.
+    pub idempotency_key_ttl: Duration,
     pub log_format: LogFormat,
 }
 
@@ -347,6 +349,7 @@ impl Config {
             default_locale: default_locale(&get)?,
             require_verified_email: flag(&get, "REQUIRE_VERIFIED_EMAIL", false)?,
             free_lines_for_anyone,
+            idempotency_key_ttl: seconds(&get, "IDEMPOTENCY_KEY_TTL_SECS", 86_400, 1, 2_592_000)?,
             log_format,
         })
     }

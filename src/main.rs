@@ -185,12 +185,13 @@ async fn prune(config: &Config) -> anyhow::Result<()> {
         if let Some(pruned) = pruner.prune().await? {
             println!(
                 "deleted {} sessions, {} refresh tokens, {} password reset tokens, {} email \
-                 confirmation tokens and {} mail throttle entries",
+                 confirmation tokens, {} mail throttle entries and {} idempotency keys",
                 pruned.sessions,
                 pruned.refresh_tokens,
                 pruned.reset_tokens,
                 pruned.verification_tokens,
-                pruned.mail_throttle
+                pruned.mail_throttle,
+                pruned.idempotency_keys
             );
             return Ok(());
         }

@@ -18,6 +18,7 @@ use crate::{
         accounts::Accounts,
         email_verification::EmailVerifications,
         health::{Health, Storage},
+        idempotency::IdempotencyKeys,
         orders::Orders,
         password_hasher::PasswordHasher,
         password_reset::PasswordResets,
@@ -279,6 +280,12 @@ async fn build_state(config: &Config, db: DatabaseConnection) -> anyhow::Result<
             config.free_lines_for_anyone,
         ),
         products: Products::new(db.clone()),
+        // A claim holds its key as long as its request may run.
+        idempotency_keys: IdempotencyKeys::new(
+            db.clone(),
+            config.idempotency_key_ttl,
+            config.http.request_timeout,
+        ),
         health: Health::new(db, storage.clone(), limits.clone()),
         storage,
         sessions,

@@ -14,3 +14,7 @@ order-product-unknown = No product on sale has this id.
 order-product-currency = This product is priced in { $product_currency }, and the order is in { $currency }.
 order-currency-products = The currency cannot change while lines come from the catalogue, whose prices are in { $currency }.
 order-out-of-stock = Not enough stock for { $lines }: nothing was ordered.
+idempotency-key-invalid = The header “{ $header }” must be 1 to { $max } visible ASCII characters, without spaces.
+idempotency-key-repeated = Send the header “{ $header }” once.
+idempotency-key-reused = This “{ $header }” was already used for a request with another body: use a new key for a new request.
+idempotency-key-in-use = A request with this “{ $header }” is still being processed: try again in a moment.

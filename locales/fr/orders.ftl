@@ -14,3 +14,7 @@ order-product-unknown = Aucun produit en vente n’a cet identifiant.
 order-product-currency = Ce produit est vendu en { $product_currency } et la commande est en { $currency }.
 order-currency-products = La devise ne peut pas changer tant que des lignes viennent du catalogue, dont les prix sont en { $currency }.
 order-out-of-stock = Stock insuffisant pour { $lines } : rien n’a été commandé.
+idempotency-key-invalid = L’en-tête « { $header } » doit compter de 1 à { $max } caractères ASCII visibles, sans espace.
+idempotency-key-repeated = Envoyez l’en-tête « { $header } » une seule fois.
+idempotency-key-reused = La clé « { $header } » a déjà servi pour une requête au contenu différent : prenez une nouvelle clé pour une nouvelle requête.
+idempotency-key-in-use = Une requête avec la clé « { $header } » est encore en cours : réessayez dans un instant.

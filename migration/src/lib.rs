@@ -17,6 +17,7 @@ mod m20261205_000010_create_products;
 mod m20261206_000011_order_items_products;
 mod m20261207_000012_resource_versions;
 mod m20261208_000013_order_events;
+mod m20261209_000014_create_idempotency_keys;
 mod m20261211_000016_order_items_stock_taken;
 
 pub struct Migrator;
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000011_order_items_products::Migration),
             Box::new(m20261207_000012_resource_versions::Migration),
             Box::new(m20261208_000013_order_events::Migration),
+            Box::new(m20261209_000014_create_idempotency_keys::Migration),
             Box::new(m20261211_000016_order_items_stock_taken::Migration),
         ]
     }

@@ -7,6 +7,7 @@ mod conditional;
 mod email;
 mod error;
 mod health;
+mod idempotency;
 mod layers;
 pub mod metrics;
 mod oauth;
@@ -36,6 +37,7 @@ use crate::{
         accounts::Accounts,
         email_verification::EmailVerifications,
         health::{Health, Storage},
+        idempotency::IdempotencyKeys,
         orders::Orders,
         password_hasher::PasswordHasher,
         password_reset::PasswordResets,
@@ -77,6 +79,7 @@ pub struct Services {
     pub users: Users,
     pub orders: Orders,
     pub products: Products,
+    pub idempotency_keys: IdempotencyKeys,
     pub password_resets: PasswordResets,
     pub email_verifications: EmailVerifications,
     pub limits: RateLimits,

@@ -8,6 +8,7 @@
 
 pub mod email_verifications;
 pub mod entities;
+pub mod idempotency_keys;
 pub mod mail_throttle;
 pub mod notify;
 pub mod order_events;

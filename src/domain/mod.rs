@@ -1,6 +1,7 @@
 //! Validated types and the rules of the shop, free of HTTP and SQL.
 
 pub mod account;
+pub mod idempotency;
 pub mod listing;
 pub mod message;
 pub mod order;

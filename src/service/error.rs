@@ -53,6 +53,9 @@ pub enum ServiceError {
         code: &'static str,
         message: Message,
     },
+    /// An `Idempotency-Key` sent again with another request than the one it was first used for.
+    #[error("the idempotency key was used for another request")]
+    IdempotencyKeyReused,
     /// Too many attempts for one limit; the decision says which and for how long.
     #[error("rate limited")]
     RateLimited(Decision),

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod email_verification;
 pub mod error;
 pub mod health;
+pub mod idempotency;
 pub mod orders;
 pub mod password_hasher;
 pub mod password_reset;

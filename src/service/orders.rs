@@ -1,6 +1,10 @@
 //! Orders: who may see and change which, and which changes happen together.
 
-use super::{ServiceError, expected_version, now};
+use super::{
+    ServiceError, expected_version,
+    idempotency::{Claim, StoredResponse},
+    now,
+};
 pub use crate::domain::order::OrderSortKey;
 use crate::{
     db::{self, DatabaseConnection, orders::WriteError, products::Taken},
@@ -26,6 +30,13 @@ pub struct NewOrder {
     pub currency: Currency,
     pub items: ItemRequests,
     pub notes: Option<String>,
+}
+
+/// The idempotency key an order's creation holds, and the response the API makes of the
+/// order: stored in the transaction that creates it.
+pub struct KeyedCreate<'a> {
+    pub claim: &'a Claim,
+    pub response: &'a (dyn Fn(&Order) -> StoredResponse + Sync),
 }
 
 /// The changes of a PUT or PATCH: `None` leaves a field as it is.
@@ -111,14 +122,15 @@ impl Orders {
         Ok(db::orders::list(&self.db, owner, filter.status, sort, page).await?)
     }
 
-    /// Creates a pending order, its lines and its `created` event in one transaction;
-    /// `request_id` is recorded in the event.
+    /// Creates a pending order, its lines and its `created` event in one transaction, with the
+    /// response of its idempotency key if it has one; `request_id` is recorded in the event.
     #[tracing::instrument(skip_all)]
     pub async fn create(
         &self,
         actor: &User,
         order: NewOrder,
         request_id: Option<&str>,
+        keyed: Option<KeyedCreate<'_>>,
     ) -> Result<Order, ServiceError> {
         self.may_order(actor)?;
         let owner = match order.user_id {
@@ -160,9 +172,7 @@ impl Orders {
         let created_event =
             NewOrderEvent::created(Actor::from(actor), request_id.map(str::to_owned));
         db::order_events::insert(&txn, id, vec![created_event], created).await?;
-        txn.commit().await?;
-        tracing::info!(order_id = id, "order created");
-        Ok(Order {
+        let order = Order {
             id,
             user_id: owner,
             status: OrderStatus::Pending,
@@ -172,7 +182,16 @@ impl Orders {
             created_at: created,
             updated_at: created,
             version: 1,
-        })
+        };
+        if let Some(keyed) = keyed {
+            keyed
+                .claim
+                .complete_in(&txn, &(keyed.response)(&order))
+                .await?;
+        }
+        txn.commit().await?;
+        tracing::info!(order_id = id, "order created");
+        Ok(order)
     }
 
     /// The history of an order its owner or an admin may see, oldest first.

@@ -1,6 +1,6 @@
 //! Deleting what can no longer be used: expired or revoked sessions (their refresh tokens go
 //! with them), expired refresh tokens, used or expired reset and confirmation tokens, and
-//! mail-throttle rows whose window has passed. Every server does it now and then
+//! mail-throttle rows whose window has passed, and expired idempotency keys. Every server does it now and then
 //! (`PRUNE_INTERVAL_SECS`), and `comptoir prune` on demand.
 //!
 //! Instances do not fight over it: on PostgreSQL a pass first takes a transaction-scoped
@@ -14,8 +14,8 @@ use chrono::TimeDelta;
 
 use super::{ServiceError, now};
 use crate::db::{
-    self, ConnectionTrait, DatabaseConnection, email_verifications, mail_throttle, refresh_tokens,
-    reset_tokens, sessions,
+    self, ConnectionTrait, DatabaseConnection, email_verifications, idempotency_keys,
+    mail_throttle, refresh_tokens, reset_tokens, sessions,
 };
 
 /// An arbitrary key for PostgreSQL's advisory lock that one pruning pass holds.
@@ -32,6 +32,7 @@ pub struct Pruned {
     pub reset_tokens: u64,
     pub verification_tokens: u64,
     pub mail_throttle: u64,
+    pub idempotency_keys: u64,
 }
 
 #[derive(Clone)]
@@ -69,6 +70,7 @@ impl Pruner {
             reset_tokens: reset_tokens::prune(&txn, at).await?,
             verification_tokens: email_verifications::prune(&txn, at).await?,
             mail_throttle: mail_throttle::prune(&txn, at - THROTTLE_KEPT).await?,
+            idempotency_keys: idempotency_keys::prune(&txn, at).await?,
         };
         txn.commit().await?;
         Ok(Some(pruned))

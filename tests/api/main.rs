@@ -16,6 +16,7 @@ mod errors;
 mod etags;
 mod hardening;
 mod helpers;
+mod idempotency;
 mod instances;
 mod languages;
 mod limits;

@@ -163,7 +163,9 @@ fn every_operation_has_an_id_one_tag_a_summary_and_typed_responses() {
 /// keeps the two from drifting apart.
 #[test]
 fn every_limit_in_the_spec_is_the_one_the_domain_declares() {
-    use comptoir::domain::{account::*, listing::*, order::*, product::*, session::*};
+    use comptoir::domain::{
+        account::*, idempotency::MAX_KEY_CHARS, listing::*, order::*, product::*, session::*,
+    };
     let document: Value = serde_json::from_str(COMMITTED).unwrap();
     let expected = |field: &str, keyword: &str| -> Option<u64> {
         let limit = match (field, keyword) {
@@ -194,6 +196,7 @@ fn every_limit_in_the_spec_is_the_one_the_domain_declares() {
             ("q", "maxLength") => MAX_SEARCH_CHARS,
             ("device_name", "maxLength") => MAX_DEVICE_NAME_CHARS,
             ("refresh_token", "maxLength") => MAX_REFRESH_TOKEN_CHARS,
+            ("Idempotency-Key", "maxLength") => MAX_KEY_CHARS,
             _ => return None,
         };
         u64::try_from(limit).ok()

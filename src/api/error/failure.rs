@@ -29,6 +29,9 @@ pub mod status {
     pub const EMAIL_NOT_VERIFIED: u32 = 1 << 11;
     /// A 412 `precondition_failed`: the operation takes `If-Match`.
     pub const PRECONDITION_FAILED: u32 = 1 << 12;
+    /// The operation takes an `Idempotency-Key`: its 409 may also be `idempotency_key_in_use`
+    /// or a replayed conflict, its 422 `idempotency_key_reused`.
+    pub const IDEMPOTENT: u32 = 1 << 13;
 
     /// Any `/api` operation: it reaches the database and counts against the per-address limit.
     pub const ALWAYS: u32 = INTERNAL | UNAVAILABLE | TOO_MANY_REQUESTS;
@@ -46,7 +49,21 @@ struct Declared {
     unless: u32,
     status: u16,
     description: &'static str,
-    headers: &'static [(&'static str, &'static str)],
+    headers: &'static [Header],
+}
+
+struct Header {
+    name: &'static str,
+    description: &'static str,
+    required: bool,
+}
+
+const fn header(name: &'static str, description: &'static str) -> Header {
+    Header {
+        name,
+        description,
+        required: true,
+    }
 }
 
 const EMAIL_NOT_VERIFIED: &str = "`email_not_verified`: the server requires a verified email \
@@ -54,14 +71,21 @@ const EMAIL_NOT_VERIFIED: &str = "`email_not_verified`: the server requires a ve
     are exempt. Follow the mailed link, or ask for a new one \
     (`POST /api/email/verification-notification`).";
 
-const RATE_LIMIT_HEADERS: &[(&str, &str)] = &[
-    ("Retry-After", "Seconds until the limit's window ends."),
-    ("RateLimit-Limit", "Requests allowed in the window."),
-    ("RateLimit-Remaining", "Requests left in the window."),
-    ("RateLimit-Reset", "Seconds until the window ends."),
+const RATE_LIMIT_HEADERS: &[Header] = &[
+    header("Retry-After", "Seconds until the limit's window ends."),
+    header("RateLimit-Limit", "Requests allowed in the window."),
+    header("RateLimit-Remaining", "Requests left in the window."),
+    header("RateLimit-Reset", "Seconds until the window ends."),
 ];
 
-const DECLARED: [Declared; 14] = [
+const REPLAYED: Header = Header {
+    name: super::IDEMPOTENT_REPLAYED,
+    description: "`true` when this is the stored response of an earlier request with the same \
+        `Idempotency-Key`, answered again.",
+    required: false,
+};
+
+const DECLARED: [Declared; 16] = [
     Declared {
         unless: 0,
         bit: status::BAD_REQUEST,
@@ -74,7 +98,7 @@ const DECLARED: [Declared; 14] = [
         bit: status::UNAUTHORIZED,
         status: 401,
         description: "Missing, invalid, expired or revoked bearer token.",
-        headers: &[(
+        headers: &[header(
             "WWW-Authenticate",
             "`Bearer` when no token was sent; for a token that is no good, RFC 6750's \
              `Bearer error=\"invalid_token\", error_description=\"…\"` (in English).",
@@ -111,11 +135,21 @@ const DECLARED: [Declared; 14] = [
         headers: &[],
     },
     Declared {
-        unless: 0,
+        unless: status::IDEMPOTENT,
         bit: status::CONFLICT,
         status: 409,
         description: "The request conflicts with the resource's current state.",
         headers: &[],
+    },
+    Declared {
+        unless: 0,
+        bit: status::CONFLICT | status::IDEMPOTENT,
+        status: 409,
+        description: "The request conflicts with the resource's current state, or \
+            `idempotency_key_in_use`: another request with this `Idempotency-Key` is still \
+            running (retry later). A conflict stored for the key is answered again with \
+            `Idempotent-Replayed: true`.",
+        headers: &[REPLAYED],
     },
     Declared {
         unless: 0,
@@ -141,10 +175,19 @@ const DECLARED: [Declared; 14] = [
         headers: &[],
     },
     Declared {
-        unless: 0,
+        unless: status::IDEMPOTENT,
         bit: status::UNPROCESSABLE,
         status: 422,
         description: "Validation failed: `errors` has one entry per bad field or query parameter.",
+        headers: &[],
+    },
+    Declared {
+        unless: 0,
+        bit: status::UNPROCESSABLE | status::IDEMPOTENT,
+        status: 422,
+        description: "Validation failed: `errors` has one entry per bad field or header. Or \
+            `idempotency_key_reused`: this `Idempotency-Key` was used for a request with \
+            another body.",
         headers: &[],
     },
     Declared {
@@ -168,7 +211,10 @@ const DECLARED: [Declared; 14] = [
         description: "Temporarily unable to serve: the database cannot be reached or its files \
             failed (`storage_unavailable`), the request took too long, or too much password work \
             is queued. Retry after `Retry-After` seconds.",
-        headers: &[("Retry-After", "Seconds to wait before trying again.")],
+        headers: &[header(
+            "Retry-After",
+            "Seconds to wait before trying again.",
+        )],
     },
 ];
 
@@ -222,10 +268,10 @@ impl<const S: u32> ApiResponse for Failure<S> {
                 headers: declared
                     .headers
                     .iter()
-                    .map(|(name, description)| MetaHeader {
-                        name: (*name).to_owned(),
-                        description: Some((*description).to_owned()),
-                        required: true,
+                    .map(|header| MetaHeader {
+                        name: header.name.to_owned(),
+                        description: Some(header.description.to_owned()),
+                        required: header.required,
                         deprecated: false,
                         schema: String::schema_ref(),
                     })

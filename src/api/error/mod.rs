@@ -14,10 +14,17 @@ use poem::{IntoResponse, Response, http::StatusCode};
 use poem_openapi::{Object, types::Example};
 
 use crate::{
+    domain::idempotency::HEADER as IDEMPOTENCY_KEY,
     domain::{FieldErrors, Message},
     i18n::{self, Locale},
-    service::{RefreshProblem, ServiceError, TokenProblem, rate_limit::Decision},
+    service::{
+        RefreshProblem, ServiceError, TokenProblem, idempotency::StoredResponse,
+        rate_limit::Decision,
+    },
 };
+
+/// The header that marks a response answered again for a repeated `Idempotency-Key`.
+pub const IDEMPOTENT_REPLAYED: &str = "Idempotent-Replayed";
 
 /// The body of every error response, from a handler or from the framework.
 #[derive(Debug, Clone, Object)]
@@ -61,6 +68,9 @@ pub struct ApiError {
     storage_failure: Option<String>,
     /// RFC 6750's `error_description` of a 401, when the token itself was at fault.
     token_problem: Option<Message>,
+    /// The stored body of an error answered again for a repeated `Idempotency-Key`, sent as
+    /// it was the first time.
+    replayed_body: Option<String>,
 }
 
 /// What a 503 says in `Retry-After` when nothing better is known.
@@ -83,6 +93,7 @@ impl ApiError {
             retry_after: RETRY_UNAVAILABLE_SECS,
             storage_failure: None,
             token_problem: None,
+            replayed_body: None,
         }
     }
 
@@ -162,6 +173,38 @@ impl ApiError {
             "precondition_failed",
             Message::new("error-precondition-failed"),
         )
+    }
+
+    /// An `Idempotency-Key` sent again with another request body: named in `errors` like a
+    /// bad field.
+    pub fn idempotency_key_reused() -> Self {
+        let mut error = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            Message::new("error-validation"),
+        );
+        error.errors = Some(FieldErrors::single(
+            IDEMPOTENCY_KEY,
+            Message::new("idempotency-key-reused").with("header", IDEMPOTENCY_KEY),
+        ));
+        error
+    }
+
+    /// A stored error response, answered again as it was.
+    pub fn replayed(response: StoredResponse) -> Self {
+        let status =
+            StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut error = Self::new(status, "", Message::new("error-other"));
+        error.replayed_body = Some(response.body);
+        error
+    }
+
+    /// This error as a keyed request stores it, to answer a repeat with.
+    pub fn to_stored(&self) -> StoredResponse {
+        StoredResponse {
+            status: self.status.as_u16(),
+            body: poem_openapi::types::ToJSON::to_json_string(&self.body()),
+        }
     }
 
     pub fn payload_too_large() -> Self {
@@ -293,6 +336,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound => Self::not_found(Message::new("error-not-found")),
             ServiceError::Conflict { code, message } => Self::conflict(code, message),
             ServiceError::PreconditionFailed => Self::precondition_failed(),
+            ServiceError::IdempotencyKeyReused => Self::idempotency_key_reused(),
             ServiceError::RateLimited(decision) => Self::too_many_requests(decision),
             ServiceError::Busy { retry_after } => Self::busy(retry_after),
             ServiceError::Unavailable(cause) => {
@@ -315,13 +359,14 @@ impl From<ServiceError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The body, in the request's language.
+    fn body(&self) -> ErrorBody {
         let locale = i18n::current();
-        let body = ErrorBody {
+        ErrorBody {
             message: i18n::text(locale, &self.message),
             code: self.code.to_owned(),
-            errors: self.errors.map(|errors| {
+            errors: self.errors.as_ref().map(|errors| {
                 errors
                     .iter()
                     .map(|(field, messages)| {
@@ -333,8 +378,20 @@ impl IntoResponse for ApiError {
                     })
                     .collect()
             }),
-        };
-        let mut response = poem_openapi::payload::Json(body)
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Some(body) = self.replayed_body {
+            return Response::builder()
+                .status(self.status)
+                .content_type("application/json; charset=utf-8")
+                .header(IDEMPOTENT_REPLAYED, "true")
+                .body(body);
+        }
+        let mut response = poem_openapi::payload::Json(self.body())
             .with_status(self.status)
             .into_response();
         if self.status == StatusCode::UNAUTHORIZED {

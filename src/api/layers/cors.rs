@@ -40,7 +40,7 @@ pub fn preflight(request: &Request, allowed: Option<&str>, origins: &[String]) -
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
         HeaderValue::from_static(
-            "authorization, content-type, x-request-id, if-match, if-none-match",
+            "authorization, content-type, x-request-id, if-match, if-none-match, idempotency-key",
         ),
     );
     headers.insert(
@@ -65,7 +65,8 @@ fn allow_origin(headers: &mut HeaderMap, origin: &str) {
     headers.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
         HeaderValue::from_static(
-            "x-request-id, location, etag, retry-after, ratelimit-limit, ratelimit-remaining, ratelimit-reset",
+            "x-request-id, location, etag, retry-after, ratelimit-limit, ratelimit-remaining, \
+             ratelimit-reset, idempotent-replayed",
         ),
     );
 }

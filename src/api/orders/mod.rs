@@ -8,7 +8,7 @@ use poem_openapi::{
     OpenApi,
     param::{Header, Path, Query},
     payload::Json,
-    types::MaybeUndefined,
+    types::{MaybeUndefined, ParseFromJSON, ToJSON},
 };
 
 use super::{
@@ -16,6 +16,7 @@ use super::{
     body::JsonBody,
     conditional::{if_match, not_modified},
     error::{ApiError, Failure, status::*},
+    idempotency::IdempotencyKeyHeader,
     layers::RequestId,
     security::BearerAuth,
     types::{default_page, default_per_page, page_request},
@@ -23,13 +24,28 @@ use super::{
 use crate::{
     domain::{
         FieldErrors,
-        order::{Currency, OrderStatus},
+        idempotency::Fingerprint,
+        order::{Currency, Order, OrderStatus},
     },
-    service::orders::{NewOrder, OrderEdit, OrderFilter},
+    service::{
+        idempotency::{Claimed, StoredResponse, is_stored},
+        orders::{KeyedCreate, NewOrder, OrderEdit, OrderFilter},
+    },
 };
 pub use schemas::*;
 
 pub struct OrdersApi;
+
+fn created(order: OrderResource, replayed: bool) -> OrderCreatedResponse {
+    let location = format!("/api/orders/{}", order.id);
+    OrderCreatedResponse::Created(Json(order), location, replayed.then(|| "true".to_owned()))
+}
+
+/// The order of a stored 201, answered again.
+fn stored_order(body: &str) -> Option<OrderResource> {
+    let body = serde_json::from_str(body).ok()?;
+    OrderResource::parse_from_json(Some(body)).ok()
+}
 
 /// The errors of an order's replace and update.
 const CHANGE: u32 =
@@ -96,18 +112,36 @@ impl OrdersApi {
     /// gives the difference back. When the
     /// server requires a verified email address, an unverified user (not an admin) gets 403
     /// `email_not_verified`.
+    ///
+    /// With an `Idempotency-Key`, a repeat of the request (same user, key and body) is answered
+    /// the first response again, with `Idempotent-Replayed: true`, and orders nothing; the same
+    /// key with another body is a 422 `idempotency_key_reused`, and a repeat while the first
+    /// still runs a 409 `idempotency_key_in_use`. Created orders and `out_of_stock` refusals
+    /// are kept for the key (`IDEMPOTENCY_KEY_TTL_SECS`); any other failure frees it.
     #[oai(path = "/orders", method = "post", operation_id = "order_create")]
     async fn create(
         &self,
         auth: BearerAuth,
         state: Data<&AppState>,
         request_id: Data<&RequestId>,
+        /// Makes retrying safe: 1 to 255 visible ASCII characters of the client's choosing
+        /// (a UUID, say), new for each order the client means to create.
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: IdempotencyKeyHeader,
         body: JsonBody<CreateOrderRequest>,
     ) -> Result<
         OrderCreatedResponse,
-        Failure<{ UNAUTHORIZED | JSON_BODY | CONFLICT | EMAIL_NOT_VERIFIED | ALWAYS }>,
+        Failure<{ UNAUTHORIZED | JSON_BODY | CONFLICT | EMAIL_NOT_VERIFIED | IDEMPOTENT | ALWAYS }>,
     > {
         let request = body.0;
+        // The request as a repeat must match it: before anything is taken out of it.
+        let fingerprint = idempotency_key.0.as_ref().map(|_| {
+            Fingerprint::of(
+                "POST",
+                "/api/orders",
+                &request.to_json().unwrap_or_default(),
+            )
+        });
         let mut errors = FieldErrors::new();
         let currency =
             parse_currency(&mut errors, request.currency.as_deref()).unwrap_or_else(Currency::euro);
@@ -122,12 +156,62 @@ impl OrdersApi {
             items,
             notes,
         };
-        let order = state
+        let user = &auth.0.user;
+        let request_id = Some(request_id.0.0.as_str());
+        let (Some(key), Some(fingerprint)) = (idempotency_key.0, fingerprint) else {
+            let order = state.orders.create(user, order, request_id, None).await?;
+            return Ok(created(order.into(), false));
+        };
+        let claim = match state
+            .idempotency_keys
+            .claim(user.id, &key, &fingerprint)
+            .await?
+        {
+            Claimed::Run(claim) => claim,
+            // A created order, or a refusal, as it was answered the first time.
+            Claimed::Replay(stored) if stored.status != 201 => {
+                return Err(ApiError::replayed(stored).into());
+            }
+            Claimed::Replay(stored) => {
+                let Some(order) = stored_order(&stored.body) else {
+                    tracing::error!("a stored order response does not parse");
+                    return Err(ApiError::internal().into());
+                };
+                return Ok(created(order, true));
+            }
+        };
+        let response = |order: &Order| StoredResponse {
+            status: 201,
+            body: OrderResource::from(order.clone()).to_json_string(),
+        };
+        let keyed = KeyedCreate {
+            claim: &claim,
+            response: &response,
+        };
+        match state
             .orders
-            .create(&auth.0.user, order, Some(&request_id.0.0))
-            .await?;
-        let location = format!("/api/orders/{}", order.id);
-        Ok(OrderCreatedResponse::Created(Json(order.into()), location))
+            .create(user, order, request_id, Some(keyed))
+            .await
+        {
+            Ok(order) => Ok(created(order.into(), false)),
+            Err(err) => {
+                let stored = is_stored(&err);
+                let error = ApiError::from(err);
+                let settled = if stored {
+                    state
+                        .idempotency_keys
+                        .complete(&claim, &error.to_stored())
+                        .await
+                } else {
+                    state.idempotency_keys.release(claim).await
+                };
+                // The key stays claimed until its hold ends: the client may retry then.
+                if let Err(failure) = settled {
+                    tracing::warn!(error = %failure, "could not settle an idempotency key");
+                }
+                Err(error.into())
+            }
+        }
     }
 
     /// Show an order

@@ -299,6 +299,10 @@ pub enum OrderCreatedResponse {
         /// Where the new order lives: `/api/orders/{id}`.
         #[oai(header = "Location")]
         String,
+        /// `true` when this is the stored response of an earlier request with the same
+        /// `Idempotency-Key`, answered again: no order was created this time.
+        #[oai(header = "Idempotent-Replayed")]
+        Option<String>,
     ),
 }
 

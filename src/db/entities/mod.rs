@@ -1,6 +1,7 @@
 //! Table rows as sea-orm sees them. API types and domain types are separate on purpose.
 
 pub mod email_verification_tokens;
+pub mod idempotency_keys;
 pub mod mail_throttle;
 pub mod order_events;
 pub mod order_items;
