@@ -263,7 +263,8 @@ where
 /// Up to `limit` rows of `select` that come after `after` in the order of `column` then `id`
 /// (both in the same direction): a keyset page. The condition is a range on `column`, so that
 /// an index on the filters, `column` and `id` starts reading at the position, whatever its
-/// depth, instead of stepping over the rows before it.
+/// depth, instead of stepping over the rows before it. Every sort column of the lists is NOT
+/// NULL, so no row escapes the comparisons.
 pub async fn fetch_after<E>(
     conn: &impl ConnectionTrait,
     select: Select<E>,
