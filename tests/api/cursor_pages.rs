@@ -282,7 +282,11 @@ struct ProductChurn {
 impl Churn for ProductChurn {
     async fn insert(&mut self, app: &TestApp) -> i64 {
         self.made += 1;
-        let price = if self.made.is_multiple_of(2) { 1 } else { 99_999 };
+        let price = if self.made.is_multiple_of(2) {
+            1
+        } else {
+            99_999
+        };
         app.create_product(&self.admin, &format!("NEW-{}", self.made), price, None)
             .await["id"]
             .as_i64()
