@@ -16,6 +16,7 @@ use crate::{
     mail::Mailer,
     service::{
         accounts::Accounts,
+        cursors::Cursors,
         email_verification::EmailVerifications,
         health::{Health, Storage},
         idempotency::IdempotencyKeys,
@@ -240,6 +241,7 @@ async fn build_state(config: &Config, db: DatabaseConnection) -> anyhow::Result<
         cache = cache.follow_changes(db.clone(), config.database.url.clone());
     }
     let sessions = Sessions::new(db.clone(), &config.tokens, cache);
+    let cursors = Cursors::new(&config.tokens.secret);
     if let Some(interval) = config.tokens.prune_interval {
         Pruner::new(db.clone()).run_every(interval);
     }
@@ -272,14 +274,16 @@ async fn build_state(config: &Config, db: DatabaseConnection) -> anyhow::Result<
             sessions.clone(),
             limits.clone(),
             email_verifications.clone(),
+            cursors.clone(),
         ),
         email_verifications,
         orders: Orders::new(
             db.clone(),
             config.require_verified_email,
             config.free_lines_for_anyone,
+            cursors.clone(),
         ),
-        products: Products::new(db.clone()),
+        products: Products::new(db.clone(), cursors),
         // A claim holds its key as long as its request may run.
         idempotency_keys: IdempotencyKeys::new(
             db.clone(),

@@ -40,3 +40,5 @@ query-one-of = The parameter “{ $name }” must be one of: { $allowed }.
 query-boolean = The parameter “{ $name }” must be true or false.
 query-max-chars = The parameter “{ $name }” must not be longer than { $max } characters.
 query-pattern = The parameter “{ $name }” holds characters it does not accept (control or direction-changing characters).
+list-cursor-invalid = This is not a cursor of this list, with these filters and this sort: ask for the first page again with “cursor=start”.
+list-cursor-with-page = Send either “page” or “cursor”, not both.

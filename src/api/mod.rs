@@ -131,6 +131,10 @@ does not declare is refused, not ignored.
 * Messages for people (`message`, the entries of `errors`, `status`) come in the language that \
 `Accept-Language` asks for among those the service speaks (the `Content-Language` header lists \
 them); codes, field names and this document stay English.
+* Lists are read by page number (`page`, with `total` and `last_page`) or by cursor: \
+`cursor=start` for the first page, then each page's `meta.next_cursor` with the same filters \
+and sort, until it is `null`. A cursor page counts nothing and costs the same however deep; \
+a cursor works only for the list, filters, sort and account it was given for.
 * Timestamps are RFC 3339 in UTC. Every response carries an `X-Request-Id` header.";
 
 fn openapi() -> OpenApiService<Api, ()> {

@@ -15,9 +15,7 @@ use super::{
     conditional::{if_match, not_modified},
     error::{ApiError, Failure, status::*},
     security::{BearerAuth, OptionalBearerAuth},
-    types::{
-        PageMetaResource, Timestamp, default_page, default_per_page, example_time, page_request,
-    },
+    types::{PageMetaResource, Paging, Timestamp, default_per_page, example_time},
 };
 use crate::{
     domain::{
@@ -329,12 +327,14 @@ impl ProductsApi {
         &self,
         auth: OptionalBearerAuth,
         state: Data<&AppState>,
-        /// Page number, from 1.
-        #[oai(
-            default = "default_page",
-            validator(minimum(value = "1"), maximum(value = "1000000"))
-        )]
-        page: Query<u64>,
+        /// Page number, from 1 (1 unless given). Not with `cursor`.
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000000")))]
+        page: Query<Option<u64>>,
+        /// Reads the list by cursor instead of by page number: `start` for the first page,
+        /// then the previous page's `meta.next_cursor`, with the same filters and sort. Not
+        /// with `page`.
+        #[oai(validator(max_length = 1000))]
+        cursor: Query<Option<String>>,
         /// Rows per page, 1 to 100.
         #[oai(
             default = "default_per_page",
@@ -354,18 +354,24 @@ impl ProductsApi {
             q: q.0,
             active: active.0,
         };
-        let page = state
-            .products
-            .list(
-                actor,
-                filter,
-                sort.0.unwrap_or_default().into(),
-                page_request(page.0, per_page.0),
-            )
-            .await?;
+        let sort = sort.0.unwrap_or_default().into();
+        let (data, meta) = match Paging::from_query(page.0, cursor.0, per_page.0)? {
+            Paging::Number(page) => {
+                let page = state.products.list(actor, filter, sort, page).await?;
+                (page.data, page.meta.into())
+            }
+            Paging::Cursor { cursor, per_page } => {
+                let page = state
+                    .products
+                    .list_by_cursor(actor, filter, sort, &cursor, per_page)
+                    .await?;
+                let meta = PageMetaResource::of_cursor_page(page.per_page, page.next_cursor);
+                (page.data, meta)
+            }
+        };
         Ok(ProductListResponse::Ok(Json(ProductPage {
-            data: page.data.into_iter().map(ProductResource::from).collect(),
-            meta: page.meta.into(),
+            data: data.into_iter().map(ProductResource::from).collect(),
+            meta,
         })))
     }
 

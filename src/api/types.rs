@@ -6,16 +6,17 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use poem_openapi::{
     Enum, Object,
     registry::{MetaSchema, MetaSchemaRef, Registry},
-    types::{Example, ParseError, ParseFromJSON, ParseResult, ToJSON, Type},
+    types::{Example, MaybeUndefined, ParseError, ParseFromJSON, ParseResult, ToJSON, Type},
 };
 use serde_json::Value;
 
 use crate::{
     domain::{
-        Role, User,
+        Message, Role, User,
         listing::{DEFAULT_PER_PAGE, PageMeta, PageRequest},
     },
     i18n::{self, Locale},
+    service::ServiceError,
 };
 
 /// An instant in UTC, written as RFC 3339 with a `Z`: `2026-11-22T10:00:00Z`.
@@ -222,39 +223,81 @@ impl Example for MessageResponse {
     }
 }
 
-/// Where a page sits in the whole list.
+/// Where a page sits in the list. A page asked for by number (`page`, the default) has
+/// `current_page`, `total` and `last_page`; a page asked for by `cursor` has `next_cursor`
+/// instead, and costs no count.
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "PageMeta")]
 pub struct PageMetaResource {
-    pub current_page: u64,
     pub per_page: u64,
-    /// Rows across all pages.
-    pub total: u64,
-    /// At least 1, even for an empty list.
-    pub last_page: u64,
+    /// Pages by number only.
+    #[oai(skip_serializing_if_is_none)]
+    pub current_page: Option<u64>,
+    /// Pages by number only: rows across all pages.
+    #[oai(skip_serializing_if_is_none)]
+    pub total: Option<u64>,
+    /// Pages by number only: at least 1, even for an empty list.
+    #[oai(skip_serializing_if_is_none)]
+    pub last_page: Option<u64>,
+    /// Pages by cursor only: the `cursor` of the next page, `null` on the last page.
+    #[oai(nullable)]
+    pub next_cursor: MaybeUndefined<String>,
 }
 
 impl From<PageMeta> for PageMetaResource {
     fn from(meta: PageMeta) -> Self {
         Self {
-            current_page: meta.current_page,
             per_page: meta.per_page,
-            total: meta.total,
-            last_page: meta.last_page,
+            current_page: Some(meta.current_page),
+            total: Some(meta.total),
+            last_page: Some(meta.last_page),
+            next_cursor: MaybeUndefined::Undefined,
         }
     }
 }
 
-pub fn default_page() -> u64 {
-    1
+impl PageMetaResource {
+    pub fn of_cursor_page(per_page: u64, next_cursor: Option<String>) -> Self {
+        Self {
+            per_page,
+            current_page: None,
+            total: None,
+            last_page: None,
+            next_cursor: next_cursor.map_or(MaybeUndefined::Null, MaybeUndefined::Value),
+        }
+    }
+}
+
+/// How a list is read: by page number, or by cursor (`cursors::FIRST_PAGE` for the first).
+#[derive(Debug)]
+pub enum Paging {
+    Number(PageRequest),
+    Cursor { cursor: String, per_page: u64 },
+}
+
+impl Paging {
+    /// The paging a list's query asks for: `page` (1 unless given) or `cursor`, not both.
+    pub fn from_query(
+        page: Option<u64>,
+        cursor: Option<String>,
+        per_page: u64,
+    ) -> Result<Self, ServiceError> {
+        match (page, cursor) {
+            (Some(_), Some(_)) => Err(ServiceError::invalid(
+                "cursor",
+                Message::new("list-cursor-with-page"),
+            )),
+            (None, Some(cursor)) => Ok(Self::Cursor { cursor, per_page }),
+            (page, None) => Ok(Self::Number(PageRequest {
+                page: page.unwrap_or(1),
+                per_page,
+            })),
+        }
+    }
 }
 
 pub fn default_per_page() -> u64 {
     DEFAULT_PER_PAGE
-}
-
-pub fn page_request(page: u64, per_page: u64) -> PageRequest {
-    PageRequest { page, per_page }
 }
 
 /// An email address in a request: `format: email` in the spec. It is checked against the

@@ -16,10 +16,7 @@ use super::{
     error::{ApiError, Failure, status::*},
     layers::ClientAddress,
     security::BearerAuth,
-    types::{
-        EmailAddress, PageMetaResource, RoleName, UserResource, default_page, default_per_page,
-        page_request,
-    },
+    types::{EmailAddress, PageMetaResource, Paging, RoleName, UserResource, default_per_page},
 };
 use crate::{
     domain::{Email, FieldErrors, Name, Password, Role, User, listing::Sort},
@@ -277,12 +274,14 @@ impl UsersApi {
         &self,
         auth: BearerAuth,
         state: Data<&AppState>,
-        /// Page number, from 1.
-        #[oai(
-            default = "default_page",
-            validator(minimum(value = "1"), maximum(value = "1000000"))
-        )]
-        page: Query<u64>,
+        /// Page number, from 1 (1 unless given). Not with `cursor`.
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000000")))]
+        page: Query<Option<u64>>,
+        /// Reads the list by cursor instead of by page number: `start` for the first page,
+        /// then the previous page's `meta.next_cursor`, with the same filters and sort. Not
+        /// with `page`.
+        #[oai(validator(max_length = 1000))]
+        cursor: Query<Option<String>>,
         /// Rows per page, 1 to 100.
         #[oai(
             default = "default_per_page",
@@ -301,18 +300,24 @@ impl UsersApi {
             q: q.0,
             role: role.0.map(Role::from),
         };
-        let page = state
-            .users
-            .list(
-                &auth.0.user,
-                filter,
-                sort.0.unwrap_or_default().into(),
-                page_request(page.0, per_page.0),
-            )
-            .await?;
+        let sort = sort.0.unwrap_or_default().into();
+        let (data, meta) = match Paging::from_query(page.0, cursor.0, per_page.0)? {
+            Paging::Number(page) => {
+                let page = state.users.list(&auth.0.user, filter, sort, page).await?;
+                (page.data, page.meta.into())
+            }
+            Paging::Cursor { cursor, per_page } => {
+                let page = state
+                    .users
+                    .list_by_cursor(&auth.0.user, filter, sort, &cursor, per_page)
+                    .await?;
+                let meta = PageMetaResource::of_cursor_page(page.per_page, page.next_cursor);
+                (page.data, meta)
+            }
+        };
         Ok(UserListResponse::Ok(Json(UserPage {
-            data: page.data.into_iter().map(UserResource::from).collect(),
-            meta: page.meta.into(),
+            data: data.into_iter().map(UserResource::from).collect(),
+            meta,
         })))
     }
 

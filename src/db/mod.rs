@@ -28,12 +28,14 @@ use std::{
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, Database, DbBackend, EntityTrait, Order, PaginatorTrait, QueryOrder,
-    QuerySelect, Select, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    ColumnTrait, Condition, ConnectOptions, Database, DbBackend, EntityTrait, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, SqliteTransactionMode, Statement,
+    TransactionOptions, TransactionTrait,
 };
 
 use crate::{
     config::{DatabaseKind, DatabaseSettings},
+    domain::listing::{Position, SortValue},
     i18n::Locale,
 };
 
@@ -335,4 +337,50 @@ where
         .all(conn)
         .await?;
     Ok((rows, total))
+}
+
+/// Up to `limit` rows of `select` that come after `after` in the order of `column` then `id`
+/// (both in the same direction): a keyset page. The condition is a range on `column`, so that
+/// an index on the filters, `column` and `id` starts reading at the position, whatever its
+/// depth, instead of stepping over the rows before it. Every sort column of the lists is NOT
+/// NULL, so no row escapes the comparisons.
+pub async fn fetch_after<E>(
+    conn: &impl ConnectionTrait,
+    select: Select<E>,
+    column: E::Column,
+    id: E::Column,
+    descending: bool,
+    after: Option<Position>,
+    limit: u64,
+) -> Result<Vec<E::Model>, DbErr>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+{
+    let mut select = select;
+    if let Some(after) = after {
+        let key = match after.key {
+            SortValue::Integer(value) => sea_orm::Value::from(value),
+            SortValue::Text(value) => sea_orm::Value::from(value),
+            SortValue::Time(value) => sea_orm::Value::from(value),
+        };
+        // Sorted by id alone, `column` is `id`: the condition still holds, with a redundant term.
+        let condition = if descending {
+            Condition::all()
+                .add(column.lte(key.clone()))
+                .add(Condition::any().add(column.lt(key)).add(id.lt(after.id)))
+        } else {
+            Condition::all()
+                .add(column.gte(key.clone()))
+                .add(Condition::any().add(column.gt(key)).add(id.gt(after.id)))
+        };
+        select = select.filter(condition);
+    }
+    let direction = if descending { Order::Desc } else { Order::Asc };
+    select
+        .order_by(column, direction.clone())
+        .order_by(id, direction)
+        .limit(limit)
+        .all(conn)
+        .await
 }

@@ -14,7 +14,7 @@ use sea_orm::{
 
 use super::entities::{order_items, orders};
 use crate::domain::{
-    listing::{Page, PageMeta, PageRequest, Sort},
+    listing::{Page, PageMeta, PageRequest, Position, Slice, Sort, SortValue},
     order::{Currency, Items, LineItem, Order, OrderChanges, OrderSortKey, OrderStatus},
 };
 
@@ -26,6 +26,56 @@ pub async fn list(
     sort: Sort<OrderSortKey>,
     page: PageRequest,
 ) -> Result<Page<Order>, DbErr> {
+    let (rows, total) = super::fetch_page(
+        conn,
+        filtered(owner, status),
+        sort_column(sort.key),
+        orders::Column::Id,
+        sort.descending,
+        (page.offset(), page.per_page),
+    )
+    .await?;
+    Ok(Page {
+        data: with_lines(conn, rows).await?,
+        meta: PageMeta::new(page, total),
+    })
+}
+
+/// Up to `per_page` orders of `owner` (or everyone's), optionally of one status, that come
+/// after `after` in the order of `sort`, with their lines.
+pub async fn list_after(
+    conn: &impl ConnectionTrait,
+    owner: Option<i64>,
+    status: Option<OrderStatus>,
+    sort: Sort<OrderSortKey>,
+    after: Option<Position>,
+    per_page: u64,
+) -> Result<Slice<Order>, DbErr> {
+    let rows = super::fetch_after(
+        conn,
+        filtered(owner, status),
+        sort_column(sort.key),
+        orders::Column::Id,
+        sort.descending,
+        after,
+        per_page + 1,
+    )
+    .await?;
+    let slice = Slice::of(rows, per_page, |row| Position {
+        key: match sort.key {
+            OrderSortKey::Id => SortValue::Integer(row.id),
+            OrderSortKey::CreatedAt => SortValue::Time(row.created_at),
+            OrderSortKey::TotalCents => SortValue::Integer(row.total_cents),
+        },
+        id: row.id,
+    });
+    Ok(Slice {
+        data: with_lines(conn, slice.data).await?,
+        next: slice.next,
+    })
+}
+
+fn filtered(owner: Option<i64>, status: Option<OrderStatus>) -> Select<orders::Entity> {
     let mut select = orders::Entity::find();
     if let Some(owner) = owner {
         select = select.filter(orders::Column::UserId.eq(owner));
@@ -33,32 +83,30 @@ pub async fn list(
     if let Some(status) = status {
         select = select.filter(orders::Column::Status.eq(status.as_str()));
     }
-    let column = match sort.key {
+    select
+}
+
+fn sort_column(key: OrderSortKey) -> orders::Column {
+    match key {
         OrderSortKey::Id => orders::Column::Id,
         OrderSortKey::CreatedAt => orders::Column::CreatedAt,
         OrderSortKey::TotalCents => orders::Column::TotalCents,
-    };
-    let (rows, total) = super::fetch_page(
-        conn,
-        select,
-        column,
-        orders::Column::Id,
-        sort.descending,
-        (page.offset(), page.per_page),
-    )
-    .await?;
+    }
+}
+
+/// The orders of `rows`, in their order, each with its lines.
+async fn with_lines(
+    conn: &impl ConnectionTrait,
+    rows: Vec<orders::Model>,
+) -> Result<Vec<Order>, DbErr> {
     let mut items = items_of(conn, rows.iter().map(|row| row.id)).await?;
-    let data = rows
+    Ok(rows
         .into_iter()
         .map(|row| {
             let lines = items.remove(&row.id).unwrap_or_default();
             order_from_rows(row, lines)
         })
-        .collect();
-    Ok(Page {
-        data,
-        meta: PageMeta::new(page, total),
-    })
+        .collect())
 }
 
 /// The order `id` with its lines, in one query, if `owner` may see it.

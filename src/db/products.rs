@@ -13,7 +13,7 @@ use sea_orm::{
 
 use super::entities::products::{ActiveModel, Column, Entity, Model};
 use crate::domain::{
-    listing::{Page, PageMeta, PageRequest, Sort},
+    listing::{Page, PageMeta, PageRequest, Position, Slice, Sort, SortValue},
     order::Currency,
     product::{Product, ProductSortKey, Sku},
 };
@@ -253,6 +253,55 @@ pub async fn list(
     sort: Sort<ProductSortKey>,
     page: PageRequest,
 ) -> Result<Page<Product>, DbErr> {
+    let (rows, total) = super::fetch_page(
+        conn,
+        filtered(filter),
+        sort_column(sort.key),
+        Column::Id,
+        sort.descending,
+        (page.offset(), page.per_page),
+    )
+    .await?;
+    Ok(Page {
+        data: rows.into_iter().map(product_from_row).collect(),
+        meta: PageMeta::new(page, total),
+    })
+}
+
+/// Up to `per_page` products that match `filter` and come after `after` in the order of `sort`.
+pub async fn list_after(
+    conn: &impl ConnectionTrait,
+    filter: ProductFilter,
+    sort: Sort<ProductSortKey>,
+    after: Option<Position>,
+    per_page: u64,
+) -> Result<Slice<Product>, DbErr> {
+    let rows = super::fetch_after(
+        conn,
+        filtered(filter),
+        sort_column(sort.key),
+        Column::Id,
+        sort.descending,
+        after,
+        per_page + 1,
+    )
+    .await?;
+    let slice = Slice::of(rows, per_page, |row| Position {
+        key: match sort.key {
+            ProductSortKey::Id => SortValue::Integer(row.id),
+            ProductSortKey::CreatedAt => SortValue::Time(row.created_at),
+            ProductSortKey::Name => SortValue::Text(row.name.clone()),
+            ProductSortKey::PriceCents => SortValue::Integer(row.price_cents),
+        },
+        id: row.id,
+    });
+    Ok(Slice {
+        data: slice.data.into_iter().map(product_from_row).collect(),
+        next: slice.next,
+    })
+}
+
+fn filtered(filter: ProductFilter) -> sea_orm::Select<Entity> {
     let mut select = Entity::find();
     if let Some(q) = filter.q.filter(|q| !q.trim().is_empty()) {
         let pattern = format!("%{}%", super::users::escape_like(&q.trim().to_lowercase()));
@@ -269,25 +318,16 @@ pub async fn list(
     if let Some(active) = filter.active {
         select = select.filter(Column::Active.eq(active));
     }
-    let column = match sort.key {
+    select
+}
+
+fn sort_column(key: ProductSortKey) -> Column {
+    match key {
         ProductSortKey::Id => Column::Id,
         ProductSortKey::CreatedAt => Column::CreatedAt,
         ProductSortKey::Name => Column::Name,
         ProductSortKey::PriceCents => Column::PriceCents,
-    };
-    let (rows, total) = super::fetch_page(
-        conn,
-        select,
-        column,
-        Column::Id,
-        sort.descending,
-        (page.offset(), page.per_page),
-    )
-    .await?;
-    Ok(Page {
-        data: rows.into_iter().map(product_from_row).collect(),
-        meta: PageMeta::new(page, total),
-    })
+    }
 }
 
 /// A unique-index violation (on `lower(sku)`, the only unique column besides the id) is the

@@ -12,7 +12,7 @@ use super::entities::users::{ActiveModel, Column, Entity, Model};
 use crate::{
     domain::{
         Email, Name, Role, User,
-        listing::{Page, PageMeta, PageRequest, Sort},
+        listing::{Page, PageMeta, PageRequest, Position, Slice, Sort, SortValue},
     },
     i18n::Locale,
 };
@@ -302,6 +302,55 @@ pub async fn list(
     sort: Sort<UserSortKey>,
     page: PageRequest,
 ) -> Result<Page<User>, DbErr> {
+    let (rows, total) = super::fetch_page(
+        conn,
+        filtered(filter),
+        sort_column(sort.key),
+        Column::Id,
+        sort.descending,
+        (page.offset(), page.per_page),
+    )
+    .await?;
+    Ok(Page {
+        data: rows.into_iter().map(user_from_row).collect(),
+        meta: PageMeta::new(page, total),
+    })
+}
+
+/// Up to `per_page` accounts that match `filter` and come after `after` in the order of `sort`.
+pub async fn list_after(
+    conn: &impl ConnectionTrait,
+    filter: UserFilter,
+    sort: Sort<UserSortKey>,
+    after: Option<Position>,
+    per_page: u64,
+) -> Result<Slice<User>, DbErr> {
+    let rows = super::fetch_after(
+        conn,
+        filtered(filter),
+        sort_column(sort.key),
+        Column::Id,
+        sort.descending,
+        after,
+        per_page + 1,
+    )
+    .await?;
+    let slice = Slice::of(rows, per_page, |row| Position {
+        key: match sort.key {
+            UserSortKey::Id => SortValue::Integer(row.id),
+            UserSortKey::CreatedAt => SortValue::Time(row.created_at),
+            UserSortKey::Name => SortValue::Text(row.name.clone()),
+            UserSortKey::Email => SortValue::Text(row.email.clone()),
+        },
+        id: row.id,
+    });
+    Ok(Slice {
+        data: slice.data.into_iter().map(user_from_row).collect(),
+        next: slice.next,
+    })
+}
+
+fn filtered(filter: UserFilter) -> sea_orm::Select<Entity> {
     let mut select = Entity::find();
     if let Some(q) = filter.q.filter(|q| !q.trim().is_empty()) {
         let pattern = format!("%{}%", escape_like(&q.trim().to_lowercase()));
@@ -317,25 +366,16 @@ pub async fn list(
     if let Some(role) = filter.role {
         select = select.filter(Column::Role.eq(role.as_str()));
     }
-    let column = match sort.key {
+    select
+}
+
+fn sort_column(key: UserSortKey) -> Column {
+    match key {
         UserSortKey::Id => Column::Id,
         UserSortKey::CreatedAt => Column::CreatedAt,
         UserSortKey::Name => Column::Name,
         UserSortKey::Email => Column::Email,
-    };
-    let (rows, total) = super::fetch_page(
-        conn,
-        select,
-        column,
-        Column::Id,
-        sort.descending,
-        (page.offset(), page.per_page),
-    )
-    .await?;
-    Ok(Page {
-        data: rows.into_iter().map(user_from_row).collect(),
-        meta: PageMeta::new(page, total),
-    })
+    }
 }
 
 /// A unique-index violation (on `users.email`, the only unique column besides the id) is the

@@ -1,7 +1,9 @@
 //! Orders: who may see and change which, and which changes happen together.
 
 use super::{
-    ServiceError, expected_version,
+    ServiceError,
+    cursors::Cursors,
+    expected_version,
     idempotency::{Claim, StoredResponse},
     now,
 };
@@ -10,7 +12,7 @@ use crate::{
     db::{self, DatabaseConnection, orders::WriteError, products::Taken},
     domain::{
         FieldErrors, Message, User,
-        listing::{Page, PageRequest, Sort},
+        listing::{CursorPage, Page, PageRequest, Sort},
         order::{Currency, ItemRequests, Items, Order, OrderChanges, OrderStatus, stock_moves},
         order_event::{Actor, NewOrderEvent, OrderEvent},
         precondition::Condition,
@@ -56,6 +58,7 @@ pub struct Orders {
     require_verified_email: bool,
     /// `ORDER_FREE_LINES=anyone`: free lines from anyone, not only from admins.
     free_lines_for_anyone: bool,
+    cursors: Cursors,
 }
 
 impl Orders {
@@ -63,11 +66,13 @@ impl Orders {
         db: DatabaseConnection,
         require_verified_email: bool,
         free_lines_for_anyone: bool,
+        cursors: Cursors,
     ) -> Self {
         Self {
             db,
             require_verified_email,
             free_lines_for_anyone,
+            cursors,
         }
     }
 
@@ -112,14 +117,40 @@ impl Orders {
         sort: Sort<OrderSortKey>,
         page: PageRequest,
     ) -> Result<Page<Order>, ServiceError> {
-        let owner = if actor.is_admin() {
-            filter.user_id
-        } else if filter.user_id.is_none_or(|user_id| user_id == actor.id) {
-            Some(actor.id)
-        } else {
-            return Err(ServiceError::Forbidden);
-        };
+        let owner = Self::owner_of_list(actor, &filter)?;
         Ok(db::orders::list(&self.db, owner, filter.status, sort, page).await?)
+    }
+
+    /// The page of the orders `list` would give that `cursor` points at (`cursors::FIRST_PAGE`
+    /// for the first), and the cursor of the next one. A cursor opens only for the reader,
+    /// filters and sort it was given for.
+    #[tracing::instrument(skip_all)]
+    pub async fn list_by_cursor(
+        &self,
+        actor: &User,
+        filter: OrderFilter,
+        sort: Sort<OrderSortKey>,
+        cursor: &str,
+        per_page: u64,
+    ) -> Result<CursorPage<Order>, ServiceError> {
+        let owner = Self::owner_of_list(actor, &filter)?;
+        let scope = format!("orders|{}|{owner:?}|{:?}|{sort:?}", actor.id, filter.status);
+        let after = self.cursors.open(&scope, cursor)?;
+        let slice =
+            db::orders::list_after(&self.db, owner, filter.status, sort, after, per_page).await?;
+        Ok(self.cursors.page(&scope, slice, per_page))
+    }
+
+    /// Whose orders `actor` lists with `filter`: an admin anyone's (or one user's), anyone
+    /// else only their own.
+    fn owner_of_list(actor: &User, filter: &OrderFilter) -> Result<Option<i64>, ServiceError> {
+        if actor.is_admin() {
+            Ok(filter.user_id)
+        } else if filter.user_id.is_none_or(|user_id| user_id == actor.id) {
+            Ok(Some(actor.id))
+        } else {
+            Err(ServiceError::Forbidden)
+        }
     }
 
     /// Creates a pending order, its lines and its `created` event in one transaction, with the

@@ -1,6 +1,6 @@
 //! The catalogue: anyone reads the active products, admins read and change them all.
 
-use super::{ServiceError, expected_version, now};
+use super::{ServiceError, cursors::Cursors, expected_version, now};
 pub use crate::db::products::{Changes as ProductChanges, NewProduct, ProductFilter};
 pub use crate::domain::product::ProductSortKey;
 use crate::{
@@ -10,7 +10,7 @@ use crate::{
     },
     domain::{
         Message, User,
-        listing::{Page, PageMeta, PageRequest, Sort},
+        listing::{CursorPage, Page, PageMeta, PageRequest, Sort},
         precondition::Condition,
         product::Product,
     },
@@ -19,11 +19,12 @@ use crate::{
 #[derive(Clone)]
 pub struct Products {
     db: DatabaseConnection,
+    cursors: Cursors,
 }
 
 impl Products {
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    pub fn new(db: DatabaseConnection, cursors: Cursors) -> Self {
+        Self { db, cursors }
     }
 
     /// Customers and visitors see only active products: asking them for inactive ones gives an
@@ -46,6 +47,38 @@ impl Products {
             filter.active = Some(true);
         }
         Ok(products::list(&self.db, filter, sort, page).await?)
+    }
+
+    /// The page of the products `list` would give that `cursor` points at
+    /// (`cursors::FIRST_PAGE` for the first), and the cursor of the next one.
+    #[tracing::instrument(skip_all)]
+    pub async fn list_by_cursor(
+        &self,
+        actor: Option<&User>,
+        mut filter: ProductFilter,
+        sort: Sort<ProductSortKey>,
+        cursor: &str,
+        per_page: u64,
+    ) -> Result<CursorPage<Product>, ServiceError> {
+        let hidden_asked = !actor.is_some_and(User::is_admin) && filter.active == Some(false);
+        if !actor.is_some_and(User::is_admin) {
+            filter.active = Some(true);
+        }
+        // The filter as applied: the scope of an asked-for `active=false` stays its own.
+        let scope = format!(
+            "products|{:?}|{hidden_asked}|{filter:?}|{sort:?}",
+            actor.map(|actor| actor.id)
+        );
+        let after = self.cursors.open(&scope, cursor)?;
+        if hidden_asked {
+            return Ok(CursorPage {
+                data: Vec::new(),
+                per_page,
+                next_cursor: None,
+            });
+        }
+        let slice = products::list_after(&self.db, filter, sort, after, per_page).await?;
+        Ok(self.cursors.page(&scope, slice, per_page))
     }
 
     /// A product; an inactive one only for an admin, else it is unknown.

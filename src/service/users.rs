@@ -2,6 +2,7 @@
 
 use super::{
     ServiceError,
+    cursors::Cursors,
     email_verification::EmailVerifications,
     expected_version, now,
     password_hasher::{Claimant, PasswordHasher},
@@ -16,7 +17,7 @@ use crate::{
     },
     domain::{
         Email, FieldErrors, Message, Name, Password, Role, User,
-        listing::{Page, PageRequest, Sort},
+        listing::{CursorPage, Page, PageRequest, Sort},
         precondition::Condition,
     },
     i18n::Locale,
@@ -50,6 +51,7 @@ pub struct Users {
     sessions: Sessions,
     limits: RateLimits,
     verifications: EmailVerifications,
+    cursors: Cursors,
 }
 
 impl Users {
@@ -59,6 +61,7 @@ impl Users {
         sessions: Sessions,
         limits: RateLimits,
         verifications: EmailVerifications,
+        cursors: Cursors,
     ) -> Self {
         Self {
             db,
@@ -66,6 +69,7 @@ impl Users {
             sessions,
             limits,
             verifications,
+            cursors,
         }
     }
 
@@ -81,6 +85,26 @@ impl Users {
             return Err(ServiceError::Forbidden);
         }
         Ok(users::list(&self.db, filter, sort, page).await?)
+    }
+
+    /// The page of the accounts `list` would give that `cursor` points at
+    /// (`cursors::FIRST_PAGE` for the first), and the cursor of the next one.
+    #[tracing::instrument(skip_all)]
+    pub async fn list_by_cursor(
+        &self,
+        actor: &User,
+        filter: UserFilter,
+        sort: Sort<UserSortKey>,
+        cursor: &str,
+        per_page: u64,
+    ) -> Result<CursorPage<User>, ServiceError> {
+        if !actor.is_admin() {
+            return Err(ServiceError::Forbidden);
+        }
+        let scope = format!("users|{}|{filter:?}|{sort:?}", actor.id);
+        let after = self.cursors.open(&scope, cursor)?;
+        let slice = users::list_after(&self.db, filter, sort, after, per_page).await?;
+        Ok(self.cursors.page(&scope, slice, per_page))
     }
 
     #[tracing::instrument(skip_all)]

@@ -11,6 +11,7 @@ mod cli;
 mod cli_admin;
 mod config_docs;
 mod connections;
+mod cursor_pages;
 mod email_verification;
 mod errors;
 mod etags;

@@ -88,7 +88,7 @@ async fn a_misspelt_parameter_is_refused_instead_of_ignored() {
     reply.assert_invalid(&["stauts"]);
     assert_eq!(
         entry(&reply, "stauts"),
-        "“stauts” is not a parameter of this operation. Known parameters: page, per_page, sort, status, user_id."
+        "“stauts” is not a parameter of this operation. Known parameters: page, cursor, per_page, sort, status, user_id."
     );
 }
 
@@ -118,7 +118,7 @@ async fn french_and_english_agree_in_code_status_and_names_and_differ_in_words()
     );
     assert_eq!(
         entry(&french, "stauts"),
-        "« stauts » n’est pas un paramètre de cette opération. Paramètres acceptés : page, per_page, sort, status, user_id."
+        "« stauts » n’est pas un paramètre de cette opération. Paramètres acceptés : page, cursor, per_page, sort, status, user_id."
     );
     assert!(
         entry(&french, "sort").ends_with(

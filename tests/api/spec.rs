@@ -193,6 +193,7 @@ fn every_limit_in_the_spec_is_the_one_the_domain_declares() {
             ("unit_price_cents", "maximum") => return u64::try_from(MAX_UNIT_PRICE_CENTS).ok(),
             ("per_page", "maximum") => return Some(MAX_PER_PAGE),
             ("page", "maximum") => return Some(MAX_PAGE),
+            ("cursor", "maxLength") => MAX_CURSOR_CHARS,
             ("q", "maxLength") => MAX_SEARCH_CHARS,
             ("device_name", "maxLength") => MAX_DEVICE_NAME_CHARS,
             ("refresh_token", "maxLength") => MAX_REFRESH_TOKEN_CHARS,

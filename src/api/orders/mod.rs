@@ -19,12 +19,13 @@ use super::{
     idempotency::IdempotencyKeyHeader,
     layers::RequestId,
     security::BearerAuth,
-    types::{default_page, default_per_page, page_request},
+    types::{PageMetaResource, Paging, default_per_page},
 };
 use crate::{
     domain::{
         FieldErrors,
         idempotency::Fingerprint,
+        listing::PageRequest,
         order::{Currency, Order, OrderStatus},
     },
     service::{
@@ -62,12 +63,14 @@ impl OrdersApi {
         &self,
         auth: BearerAuth,
         state: Data<&AppState>,
-        /// Page number, from 1.
-        #[oai(
-            default = "default_page",
-            validator(minimum(value = "1"), maximum(value = "1000000"))
-        )]
-        page: Query<u64>,
+        /// Page number, from 1 (1 unless given). Not with `cursor`.
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000000")))]
+        page: Query<Option<u64>>,
+        /// Reads the list by cursor instead of by page number: `start` for the first page,
+        /// then the previous page's `meta.next_cursor`, with the same filters and sort. Not
+        /// with `page`.
+        #[oai(validator(max_length = 1000))]
+        cursor: Query<Option<String>>,
         /// Rows per page, 1 to 100.
         #[oai(
             default = "default_per_page",
@@ -87,18 +90,24 @@ impl OrdersApi {
             status: status.0.map(OrderStatus::from),
             user_id: user_id.0,
         };
-        let page = state
-            .orders
-            .list(
-                &auth.0.user,
-                filter,
-                sort.0.unwrap_or_default().into(),
-                page_request(page.0, per_page.0),
-            )
-            .await?;
+        let sort = sort.0.unwrap_or_default().into();
+        let (data, meta) = match Paging::from_query(page.0, cursor.0, per_page.0)? {
+            Paging::Number(page) => {
+                let page = state.orders.list(&auth.0.user, filter, sort, page).await?;
+                (page.data, page.meta.into())
+            }
+            Paging::Cursor { cursor, per_page } => {
+                let page = state
+                    .orders
+                    .list_by_cursor(&auth.0.user, filter, sort, &cursor, per_page)
+                    .await?;
+                let meta = PageMetaResource::of_cursor_page(page.per_page, page.next_cursor);
+                (page.data, meta)
+            }
+        };
         Ok(OrderListResponse::Ok(Json(OrderPage {
-            data: page.data.into_iter().map(OrderResource::from).collect(),
-            meta: page.meta.into(),
+            data: data.into_iter().map(OrderResource::from).collect(),
+            meta,
         })))
     }
 
@@ -256,12 +265,9 @@ impl OrdersApi {
         auth: BearerAuth,
         state: Data<&AppState>,
         id: Path<i64>,
-        /// Page number, from 1.
-        #[oai(
-            default = "default_page",
-            validator(minimum(value = "1"), maximum(value = "1000000"))
-        )]
-        page: Query<u64>,
+        /// Page number, from 1 (1 unless given).
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000000")))]
+        page: Query<Option<u64>>,
         /// Rows per page, 1 to 100.
         #[oai(
             default = "default_per_page",
@@ -271,7 +277,14 @@ impl OrdersApi {
     ) -> Result<OrderEventListResponse, Failure<{ PER_ID | UNPROCESSABLE }>> {
         let page = state
             .orders
-            .events(&auth.0.user, id.0, page_request(page.0, per_page.0))
+            .events(
+                &auth.0.user,
+                id.0,
+                PageRequest {
+                    page: page.0.unwrap_or(1),
+                    per_page: per_page.0,
+                },
+            )
             .await?;
         Ok(OrderEventListResponse::Ok(Json(OrderEventPage {
             data: page
