@@ -16,5 +16,5 @@ order-currency-products = La devise ne peut pas changer tant que des lignes vien
 order-out-of-stock = Stock insuffisant pour { $lines } : rien n’a été commandé.
 idempotency-key-invalid = L’en-tête « { $header } » doit compter de 1 à { $max } caractères ASCII visibles, sans espace.
 idempotency-key-repeated = Envoyez l’en-tête « { $header } » une seule fois.
-idempotency-key-reused = La clé « { $header } » a déjà servi pour une requête au contenu différent : prenez une nouvelle clé pour une nouvelle requête.
-idempotency-key-in-use = Une requête avec la clé « { $header } » est encore en cours : réessayez dans un instant.
+idempotency-key-reused = La clé « { $header } » a déjà servi pour une requête au contenu différent : prenez une nouvelle clé pour une nouvelle requête.
+idempotency-key-in-use = Une requête avec la clé « { $header } » est encore en cours : réessayez dans un instant.

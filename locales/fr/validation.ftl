@@ -40,5 +40,5 @@ query-one-of = Le paramètre « { $name } » doit prendre l’une de ces valeurs
 query-boolean = Le paramètre « { $name } » doit valoir true ou false.
 query-max-chars = Le paramètre « { $name } » ne doit pas dépasser { $max } caractères.
 query-pattern = Le paramètre « { $name } » contient des caractères qu’il n’accepte pas (caractères de contrôle ou qui changent le sens d’écriture).
-list-cursor-invalid = Ce n’est pas un curseur de cette liste, avec ces filtres et ce tri : redemandez la première page avec « cursor=start ».
-list-cursor-with-page = Envoyez soit « page », soit « cursor », pas les deux.
+list-cursor-invalid = Ce n’est pas un curseur de cette liste, avec ces filtres et ce tri : redemandez la première page avec « cursor=start ».
+list-cursor-with-page = Envoyez soit « page », soit « cursor », pas les deux.
