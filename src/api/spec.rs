@@ -60,6 +60,7 @@ pub fn document() -> Value {
     close_objects(&mut spec);
     complete_oauth_flows(&mut spec);
     require_every_field(&mut spec);
+    type_nullable_references(&mut spec);
     name_enum_values(&mut spec);
     mark_public_operations(&mut spec);
     declare_query_refusals(&mut spec);
@@ -185,6 +186,51 @@ fn require_every_field(spec: &mut Value) {
             .map(|properties| properties.keys().map(|key| json!(key)).collect())
             .unwrap_or_default();
         schema["required"] = Value::Array(fields);
+    }
+}
+
+/// poem-openapi writes a nullable field of another schema's type as `nullable` beside an
+/// `allOf` of the reference and a copy of its description, with no `type`: OpenAPI 3.0 wants a
+/// `type` wherever `nullable` is (Redocly refuses the document otherwise). Each such field gets
+/// the referenced schema's type, and the `allOf` keeps only the reference.
+fn type_nullable_references(spec: &mut Value) {
+    let types: Map<String, Value> = spec
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+        .map(|schemas| {
+            schemas
+                .iter()
+                .filter_map(|(name, schema)| Some((name.clone(), schema.get("type")?.clone())))
+                .collect()
+        })
+        .unwrap_or_default();
+    let Some(schemas) = spec
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let properties = schemas
+        .values_mut()
+        .filter_map(|schema| schema.get_mut("properties").and_then(Value::as_object_mut))
+        .flat_map(|properties| properties.values_mut());
+    for property in properties.filter_map(Value::as_object_mut) {
+        let nullable = property.get("nullable") == Some(&Value::Bool(true));
+        if !nullable || property.contains_key("type") {
+            continue;
+        }
+        let Some(Value::Array(all_of)) = property.get_mut("allOf") else {
+            continue;
+        };
+        all_of.retain(|part| part.get("$ref").is_some());
+        let referenced = all_of
+            .iter()
+            .filter_map(|part| part["$ref"].as_str())
+            .filter_map(|reference| reference.strip_prefix("#/components/schemas/"))
+            .find_map(|name| types.get(name).cloned());
+        if let Some(kind) = referenced {
+            property.insert("type".to_owned(), kind);
+        }
     }
 }
 
