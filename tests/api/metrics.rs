@@ -52,8 +52,17 @@ async fn each_family_is_present_and_moves_after_requests() {
     let token = app
         .register("Ada", &unique_email("metrics"), "password-1")
         .await;
-    for _ in 0..3 {
+    // On PostgreSQL the cache answers only once its listener is connected: ask until it has.
+    for _ in 0..100 {
         app.get("/api/user", Some(&token)).await.assert_status(200);
+        let now = scrape(&app).await;
+        if value(&now, "comptoir_session_cache_hits_total")
+            - value(&before, "comptoir_session_cache_hits_total")
+            >= 2.0
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     app.get("/api/orders/123456789", Some(&token))
         .await
@@ -71,7 +80,7 @@ async fn each_family_is_present_and_moves_after_requests() {
     let moved = |series: &str| value(&after, series) - value(&before, series);
     assert!(
         moved(r#"comptoir_http_requests_total{route="/api/user",method="GET",status="200"}"#)
-            >= 3.0
+            >= 2.0
     );
     assert!(
         moved(
@@ -80,12 +89,12 @@ async fn each_family_is_present_and_moves_after_requests() {
     );
     assert!(
         moved(r#"comptoir_http_request_duration_seconds_count{route="/api/user",method="GET"}"#)
-            >= 3.0
+            >= 2.0
     );
     assert!(
         moved(
             r#"comptoir_http_request_duration_seconds_bucket{route="/api/user",method="GET",le="+Inf"}"#
-        ) >= 3.0
+        ) >= 2.0
     );
     // The first lookup of the new session misses, the next ones hit.
     assert!(moved("comptoir_session_cache_hits_total") >= 2.0);
