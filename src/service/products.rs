@@ -33,19 +33,16 @@ impl Products {
     pub async fn list(
         &self,
         actor: Option<&User>,
-        mut filter: ProductFilter,
+        filter: ProductFilter,
         sort: Sort<ProductSortKey>,
         page: PageRequest,
     ) -> Result<Page<Product>, ServiceError> {
-        if !actor.is_some_and(User::is_admin) {
-            if filter.active == Some(false) {
-                return Ok(Page {
-                    data: Vec::new(),
-                    meta: PageMeta::new(page, 0),
-                });
-            }
-            filter.active = Some(true);
-        }
+        let Some(filter) = visible(actor, filter) else {
+            return Ok(Page {
+                data: Vec::new(),
+                meta: PageMeta::new(page, 0),
+            });
+        };
         Ok(products::list(&self.db, filter, sort, page).await?)
     }
 
@@ -55,28 +52,24 @@ impl Products {
     pub async fn list_by_cursor(
         &self,
         actor: Option<&User>,
-        mut filter: ProductFilter,
+        filter: ProductFilter,
         sort: Sort<ProductSortKey>,
         cursor: &str,
         per_page: u64,
     ) -> Result<CursorPage<Product>, ServiceError> {
-        let hidden_asked = !actor.is_some_and(User::is_admin) && filter.active == Some(false);
-        if !actor.is_some_and(User::is_admin) {
-            filter.active = Some(true);
-        }
-        // The filter as applied: the scope of an asked-for `active=false` stays its own.
+        // The filter as asked for: a cursor opens only with the filter it was given for.
         let scope = format!(
-            "products|{:?}|{hidden_asked}|{filter:?}|{sort:?}",
+            "products|{:?}|{filter:?}|{sort:?}",
             actor.map(|actor| actor.id)
         );
         let after = self.cursors.open(&scope, cursor)?;
-        if hidden_asked {
+        let Some(filter) = visible(actor, filter) else {
             return Ok(CursorPage {
                 data: Vec::new(),
                 per_page,
                 next_cursor: None,
             });
-        }
+        };
         let slice = products::list_after(&self.db, filter, sort, after, per_page).await?;
         Ok(self.cursors.page(&scope, slice, per_page))
     }
@@ -167,6 +160,18 @@ impl Products {
             Err(err) => err.into(),
         }
     }
+}
+
+/// The filter a list applies for `actor`: customers and visitors see only active products, so
+/// their asking for inactive ones finds nothing (`None`).
+fn visible(actor: Option<&User>, mut filter: ProductFilter) -> Option<ProductFilter> {
+    if !actor.is_some_and(User::is_admin) {
+        if filter.active == Some(false) {
+            return None;
+        }
+        filter.active = Some(true);
+    }
+    Some(filter)
 }
 
 fn admin(actor: &User) -> Result<(), ServiceError> {
