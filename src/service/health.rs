@@ -117,8 +117,10 @@ impl Health {
         }
     }
 
+    /// One query: reading the migrations table also shows that the database answers.
     async fn database_readiness(&self) -> DatabaseReadiness {
-        if !self.database_answers().await {
+        // A broken storage is never queried: its files may crash the process when touched.
+        if self.storage.check().is_err() {
             return DatabaseReadiness::Unavailable;
         }
         match tokio::time::timeout(PING_TIMEOUT, db::latest_migration_applied(&self.db)).await {
