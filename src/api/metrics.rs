@@ -28,6 +28,12 @@ const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 /// one global recorder, and test processes start many servers.
 static RECORDER: OnceLock<PrometheusHandle> = OnceLock::new();
 
+/// Whether this process records metrics: while none of its servers serves them, requests
+/// skip building their labels.
+pub fn on() -> bool {
+    RECORDER.get().is_some()
+}
+
 /// Installs the recorder if no server did yet, and returns its handle.
 pub fn install() -> anyhow::Result<PrometheusHandle> {
     if let Some(handle) = RECORDER.get() {

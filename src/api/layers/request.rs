@@ -171,7 +171,9 @@ pub fn finish(mut response: Response, started: &Started) -> Response {
     }
     let status = response.status();
     let seconds = started.at.elapsed().as_secs_f64();
-    record_metrics(started, status, seconds);
+    if crate::api::metrics::on() {
+        record_metrics(started, status, seconds);
+    }
     let span = &started.span;
     span.record("status", status.as_u16());
     span.record("latency_ms", (seconds * 1e6).round() / 1e3);
