@@ -348,7 +348,7 @@ impl ProductsApi {
         q: Query<Option<String>>,
         /// Only the active products (`true`) or only the inactive ones (`false`).
         active: Query<Option<bool>>,
-    ) -> Result<ProductListResponse, Failure<{ UNAUTHORIZED | UNPROCESSABLE | ALWAYS }>> {
+    ) -> Result<ProductListResponse, Failure<{ UNAUTHORIZED | LIST | ALWAYS }>> {
         let actor = auth.0.as_ref().map(|found| &found.user);
         let filter = ProductFilter {
             q: q.0,

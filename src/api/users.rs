@@ -294,8 +294,7 @@ impl UsersApi {
         #[oai(validator(max_length = 100, pattern = r"^[^\x00]*$"))]
         q: Query<Option<String>>,
         role: Query<Option<RoleName>>,
-    ) -> Result<UserListResponse, Failure<{ UNAUTHORIZED | FORBIDDEN | UNPROCESSABLE | ALWAYS }>>
-    {
+    ) -> Result<UserListResponse, Failure<{ UNAUTHORIZED | FORBIDDEN | LIST | ALWAYS }>> {
         let filter = UserFilter {
             q: q.0,
             role: role.0.map(Role::from),

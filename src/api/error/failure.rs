@@ -32,6 +32,11 @@ pub mod status {
     /// The operation takes an `Idempotency-Key`: its 409 may also be `idempotency_key_in_use`
     /// or a replayed conflict, its 422 `idempotency_key_reused`.
     pub const IDEMPOTENT: u32 = 1 << 13;
+    /// A 414 `uri_too_long`: a list's `cursor` or `q`, percent-encoded, can outgrow the 8 KiB
+    /// a URI may have.
+    pub const URI_TOO_LONG: u32 = 1 << 14;
+    /// A list: its query parameters are checked (422), and can make the URI too long (414).
+    pub const LIST: u32 = UNPROCESSABLE | URI_TOO_LONG;
 
     /// Any `/api` operation: it reaches the database and counts against the per-address limit.
     pub const ALWAYS: u32 = INTERNAL | UNAVAILABLE | TOO_MANY_REQUESTS;
@@ -85,7 +90,7 @@ const REPLAYED: Header = Header {
     required: false,
 };
 
-const DECLARED: [Declared; 16] = [
+const DECLARED: [Declared; 17] = [
     Declared {
         unless: 0,
         bit: status::BAD_REQUEST,
@@ -165,6 +170,13 @@ const DECLARED: [Declared; 16] = [
         bit: status::PAYLOAD_TOO_LARGE,
         status: 413,
         description: "The body is larger than 1 MiB.",
+        headers: &[],
+    },
+    Declared {
+        unless: 0,
+        bit: status::URI_TOO_LONG,
+        status: 414,
+        description: "`uri_too_long`: the request URI is longer than 8 KiB.",
         headers: &[],
     },
     Declared {

@@ -84,8 +84,7 @@ impl OrdersApi {
         /// Admins: only this user's orders. Others may pass only their own id.
         #[oai(validator(minimum(value = "1")))]
         user_id: Query<Option<i64>>,
-    ) -> Result<OrderListResponse, Failure<{ UNAUTHORIZED | FORBIDDEN | UNPROCESSABLE | ALWAYS }>>
-    {
+    ) -> Result<OrderListResponse, Failure<{ UNAUTHORIZED | FORBIDDEN | LIST | ALWAYS }>> {
         let filter = OrderFilter {
             status: status.0.map(OrderStatus::from),
             user_id: user_id.0,
