@@ -429,7 +429,7 @@ impl ProductsApi {
     /// Replace a product
     ///
     /// Admins only. Sets every field: absent optional ones take their defaults, as on create.
-    /// It is a write even when nothing differs: the version and the `ETag` move on.
+    /// One that changes nothing writes nothing: the `ETag` stays as it was.
     #[oai(
         path = "/products/:id",
         method = "put",

@@ -57,6 +57,18 @@ pub struct Changes {
     pub active: Option<bool>,
 }
 
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        self.sku.is_none()
+            && self.name.is_none()
+            && self.description.is_none()
+            && self.price_cents.is_none()
+            && self.currency.is_none()
+            && self.stock.is_none()
+            && self.active.is_none()
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct ProductFilter {
     /// A case-insensitive substring of the name or the sku.

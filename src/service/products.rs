@@ -101,7 +101,16 @@ impl Products {
         if_match: Option<&Condition>,
     ) -> Result<Product, ServiceError> {
         admin(actor)?;
-        let expected = self.expected_version(id, if_match).await?;
+        let current = products::find_by_id(&self.db, id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        let expected = expected_version(if_match, current.entity_tag())?;
+        // A write that changes nothing keeps the product's tag: its version is what a client's
+        // cached copy is checked against.
+        let changes = changed(changes, &current);
+        if changes.is_empty() {
+            return Ok(current);
+        }
         match products::update(&self.db, id, changes, now(), expected).await {
             Err(products::WriteError::NotFound) if expected.is_some() => {
                 Err(self.lost_race(id).await)
@@ -189,5 +198,24 @@ impl From<products::WriteError> for ServiceError {
             products::WriteError::NotFound => Self::NotFound,
             products::WriteError::Database(err) => err.into(),
         }
+    }
+}
+
+/// Of `changes`, those that differ from `current`.
+fn changed(changes: ProductChanges, current: &Product) -> ProductChanges {
+    ProductChanges {
+        sku: changes.sku.filter(|sku| sku.as_str() != current.sku),
+        name: changes.name.filter(|name| *name != current.name),
+        description: changes
+            .description
+            .filter(|description| *description != current.description),
+        price_cents: changes
+            .price_cents
+            .filter(|price| *price != current.price_cents),
+        currency: changes
+            .currency
+            .filter(|currency| *currency != current.currency),
+        stock: changes.stock.filter(|stock| *stock != current.stock),
+        active: changes.active.filter(|active| *active != current.active),
     }
 }

@@ -355,15 +355,31 @@ async fn the_tag_moves_with_every_change_and_only_then() {
     .await;
     let after_order = app.get(&product_path, None).await;
     assert_eq!(after_order.body["stock"], 7);
+    let stocked_at = after_order.body["updated_at"].clone();
     assert_ne!(tag(after_order), product_tag);
 
-    // A product's PUT is a write even when every value is the same (as the spec says).
+    // A product's PUT or PATCH of the values it already has is no change; one new value is.
     let product_tag = tag(app.get(&product_path, None).await);
     let same = json!({"sku": "TEA", "name": "Product TEA", "price_cents": 500, "stock": 7});
-    assert_ne!(
-        tag(app.put(&product_path, Some(&admin.token), same).await),
+    let reply = app.put(&product_path, Some(&admin.token), same).await;
+    assert_eq!(reply.body["updated_at"], stocked_at);
+    assert_eq!(
+        tag(reply),
+        product_tag,
+        "a PUT of the same product is no change"
+    );
+    let same_price = json!({"price_cents": 500, "active": true});
+    assert_eq!(
+        tag(app
+            .patch(&product_path, Some(&admin.token), same_price)
+            .await),
         product_tag
     );
+    let reply = app
+        .patch(&product_path, Some(&admin.token), json!({"sku": "tea"}))
+        .await;
+    assert_eq!(reply.body["sku"], "tea");
+    assert_ne!(tag(reply), product_tag, "a sku's new case is a change");
 
     // A new password changes the account (its `updated_at`), and so its tag, everywhere.
     let reply = app
