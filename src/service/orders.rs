@@ -179,11 +179,9 @@ impl Orders {
                 user_id
             }
         };
-        let mut items = self.resolve(actor, &order.currency, order.items).await?;
+        let items = self.resolve(actor, &order.currency, order.items).await?;
         let created = now();
         let txn = db::begin(&self.db).await?;
-        let untracked = move_stock(&txn, &Items::from_stored(Vec::new()), &items).await?;
-        items.mark_untracked(&untracked);
         let id = match db::orders::insert_pending(
             &txn,
             owner,
@@ -203,7 +201,7 @@ impl Orders {
         let created_event =
             NewOrderEvent::created(Actor::from(actor), request_id.map(str::to_owned));
         db::order_events::insert(&txn, id, vec![created_event], created).await?;
-        let order = Order {
+        let mut order = Order {
             id,
             user_id: owner,
             status: OrderStatus::Pending,
@@ -219,6 +217,14 @@ impl Orders {
                 .claim
                 .complete_in(&txn, &(keyed.response)(&order))
                 .await?;
+        }
+        // The stock last: a product's row stays locked from its decrement to the commit, so
+        // that the other orders of a product in demand wait for this one's commit only.
+        let untracked = move_stock(&txn, &Items::from_stored(Vec::new()), &order.items).await?;
+        if !untracked.is_empty() {
+            // Tracking stopped since the lines were resolved: those lines took nothing.
+            order.items.mark_untracked(&untracked);
+            db::orders::mark_stock_not_taken(&txn, id, &untracked).await?;
         }
         txn.commit().await?;
         tracing::info!(order_id = id, "order created");
