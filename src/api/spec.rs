@@ -192,17 +192,14 @@ fn require_every_field(spec: &mut Value) {
 /// poem-openapi writes a nullable field of another schema's type as `nullable` beside an
 /// `allOf` of the reference and a copy of its description, with no `type`: OpenAPI 3.0 wants a
 /// `type` wherever `nullable` is (Redocly refuses the document otherwise). Each such field gets
-/// the referenced schema's type, and the `allOf` keeps only the reference.
+/// the referenced schema's type, and the `allOf` keeps only the reference. A nullable enum is
+/// written out in place, with `null` among its values as OpenAPI 3.0.3 asks: generators cannot
+/// take an `allOf` of an enum (openapi-python-client drops the whole schema).
 fn type_nullable_references(spec: &mut Value) {
-    let types: Map<String, Value> = spec
+    let referenced_schemas: Map<String, Value> = spec
         .pointer("/components/schemas")
         .and_then(Value::as_object)
-        .map(|schemas| {
-            schemas
-                .iter()
-                .filter_map(|(name, schema)| Some((name.clone(), schema.get("type")?.clone())))
-                .collect()
-        })
+        .cloned()
         .unwrap_or_default();
     let Some(schemas) = spec
         .pointer_mut("/components/schemas")
@@ -223,13 +220,22 @@ fn type_nullable_references(spec: &mut Value) {
             continue;
         };
         all_of.retain(|part| part.get("$ref").is_some());
-        let referenced = all_of
+        let Some(referenced) = all_of
             .iter()
             .filter_map(|part| part["$ref"].as_str())
             .filter_map(|reference| reference.strip_prefix("#/components/schemas/"))
-            .find_map(|name| types.get(name).cloned());
-        if let Some(kind) = referenced {
-            property.insert("type".to_owned(), kind);
+            .find_map(|name| referenced_schemas.get(name))
+        else {
+            continue;
+        };
+        if let Some(Value::Array(values)) = referenced.get("enum") {
+            let mut values = values.clone();
+            values.push(Value::Null);
+            property.remove("allOf");
+            property.insert("enum".to_owned(), Value::Array(values));
+        }
+        if let Some(kind) = referenced.get("type") {
+            property.insert("type".to_owned(), kind.clone());
         }
     }
 }

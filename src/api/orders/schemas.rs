@@ -349,8 +349,8 @@ impl OrderResponse {
 #[oai(rename = "OrderEvent")]
 pub struct OrderEventResource {
     pub id: i64,
-    /// `created`, `updated` (items, currency or notes: `changes` names which) or
-    /// `status_changed`.
+    // Described on the enum: a field's own description would wrap the reference in an
+    // `allOf`, which generators cannot take of an enum.
     #[oai(rename = "type")]
     pub kind: OrderEventType,
     /// Who made the change, with the role they had then.
@@ -371,6 +371,8 @@ pub struct OrderEventResource {
     pub created_at: Timestamp,
 }
 
+/// `created`, `updated` (items, currency or notes: the event's `changes` names which) or
+/// `status_changed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename_all = "snake_case")]
 pub enum OrderEventType {
