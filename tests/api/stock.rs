@@ -4,7 +4,9 @@
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app};
+use sea_orm::ConnectionTrait;
+
+use crate::helpers::{TestApp, TestDatabase, spawn_app, spawn_app_with, unique_email};
 
 fn by_product(product: &Value, quantity: i64) -> Value {
     json!({"product_id": product["id"], "quantity": quantity})
@@ -362,4 +364,78 @@ async fn a_product_deleted_while_an_order_names_it_is_a_422_or_a_409_never_a_500
             ),
         }
     }
+}
+
+#[tokio::test]
+async fn lines_written_before_the_upgrade_count_as_taken_only_where_their_product_tracks_stock() {
+    let database = TestDatabase::create().await;
+    let db = sea_orm::Database::connect(database.url.as_str())
+        .await
+        .unwrap();
+    // The schema as it was before `order_items.stock_taken`, with a pending order of a tracked
+    // product, an untracked one and a free line.
+    <migration::Migrator as migration::MigratorTrait>::up(&db, Some(14))
+        .await
+        .unwrap();
+    let email = unique_email("before-stock");
+    let at = "'2026-12-01 10:00:00'";
+    for statement in [
+        format!(
+            "INSERT INTO users (name, email, password_hash, role, created_at, updated_at) \
+             VALUES ('Before', '{email}', 'not a hash', 'user', {at}, {at})"
+        ),
+        format!(
+            "INSERT INTO products (sku, name, price_cents, currency, stock, active, created_at, \
+             updated_at) VALUES ('OLD-TRACKED', 'Tracked', 500, 'EUR', 5, TRUE, {at}, {at}), \
+             ('OLD-UNTRACKED', 'Untracked', 300, 'EUR', NULL, TRUE, {at}, {at})"
+        ),
+        format!(
+            "INSERT INTO orders (user_id, status, currency, total_cents, created_at, updated_at) \
+             SELECT id, 'pending', 'EUR', 2000, {at}, {at} FROM users WHERE email = '{email}'"
+        ),
+        "INSERT INTO order_items (order_id, position, product, quantity, unit_price_cents, \
+         line_total_cents, product_id, sku) \
+         SELECT orders.id, products.id - (SELECT MIN(id) FROM products), products.name, \
+         2, products.price_cents, 2 * products.price_cents, products.id, products.sku \
+         FROM orders, products"
+            .to_owned(),
+        "INSERT INTO order_items (order_id, position, product, quantity, unit_price_cents, \
+         line_total_cents) SELECT id, 2, 'Emballage cadeau', 1, 400, 400 FROM orders"
+            .to_owned(),
+    ] {
+        db.execute_unprepared(&statement).await.unwrap();
+    }
+    db.close().await.unwrap();
+
+    // The new version migrates on its first start.
+    let app = spawn_app_with(&[("DATABASE_URL", database.url.as_str())]).await;
+    let admin = app.admin().await;
+    let products = app.get("/api/products?sort=name", Some(&admin.token)).await;
+    products.assert_status(200);
+    let (tracked, untracked) = (products.data()[0].clone(), products.data()[1].clone());
+    assert_eq!(tracked["sku"], "OLD-TRACKED");
+    assert_eq!(untracked["sku"], "OLD-UNTRACKED");
+    let orders = app.get("/api/orders", Some(&admin.token)).await;
+    orders.assert_status(200);
+    let order = orders.data()[0].clone();
+    assert_eq!(order["items"].as_array().unwrap().len(), 3);
+
+    // The untracked product starts tracking; then the order is cancelled. Only the tracked
+    // product's line had taken units, so only it gets them back.
+    app.patch(
+        &format!("/api/products/{}", untracked["id"]),
+        Some(&admin.token),
+        json!({"stock": 10}),
+    )
+    .await
+    .assert_status(200);
+    app.patch(
+        &format!("/api/orders/{}", order["id"]),
+        Some(&admin.token),
+        json!({"status": "cancelled"}),
+    )
+    .await
+    .assert_status(200);
+    assert_eq!(stock_of(&app, &admin.token, &tracked).await, 7);
+    assert_eq!(stock_of(&app, &admin.token, &untracked).await, 10);
 }
