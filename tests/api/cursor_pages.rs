@@ -539,3 +539,22 @@ async fn a_tampered_or_made_up_cursor_and_a_cursor_with_a_page_are_422s_in_the_c
         12
     );
 }
+
+#[tokio::test]
+async fn a_cursor_the_spec_allows_can_outgrow_the_uri_limit_a_414_each_list_declares() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let spec = app.get("/openapi.json", None).await;
+    // 1 000 characters, as `cursor`'s `maxLength` allows, of four bytes each: 12 000 once
+    // percent-encoded, over the 8 KiB a URI may have.
+    let long = "🏻".repeat(1000);
+    for path in ["/api/orders", "/api/users", "/api/products"] {
+        app.get(&format!("{path}?cursor={long}"), Some(&admin.token))
+            .await
+            .assert_error(414, "uri_too_long");
+        assert!(
+            spec.body["paths"][path]["get"]["responses"]["414"].is_object(),
+            "GET {path} does not declare its 414"
+        );
+    }
+}
