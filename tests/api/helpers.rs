@@ -118,6 +118,19 @@ impl TestDatabase {
         }
     }
 
+    /// A fresh database with only the first `applied` migrations run, and a connection to it:
+    /// the schema an older version left, for the rows it wrote before an upgrade.
+    pub async fn at_migration(applied: u32) -> (Self, sea_orm::DatabaseConnection) {
+        let database = Self::create().await;
+        let db = sea_orm::Database::connect(database.url.as_str())
+            .await
+            .unwrap();
+        <migration::Migrator as migration::MigratorTrait>::up(&db, Some(applied))
+            .await
+            .unwrap();
+        (database, db)
+    }
+
     pub fn is_postgres(&self) -> bool {
         matches!(self.place, Place::Postgres { .. })
     }

@@ -828,14 +828,8 @@ async fn two_passes_at_once_neither_fail_nor_delete_a_row_twice() {
 
 #[tokio::test]
 async fn sessions_from_before_the_upgrade_get_an_id_and_a_last_use() {
-    let database = TestDatabase::create().await;
-    let db = sea_orm::Database::connect(database.url.as_str())
-        .await
-        .unwrap();
     // The schema before refresh tokens, with an account signed in on two devices.
-    <migration::Migrator as migration::MigratorTrait>::up(&db, Some(8))
-        .await
-        .unwrap();
+    let (database, db) = TestDatabase::at_migration(8).await;
     let email = crate::helpers::unique_email("before");
     db.execute_unprepared(&format!(
         "INSERT INTO users (name, email, password_hash, role, created_at, updated_at) \

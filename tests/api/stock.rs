@@ -368,15 +368,9 @@ async fn a_product_deleted_while_an_order_names_it_is_a_422_or_a_409_never_a_500
 
 #[tokio::test]
 async fn lines_written_before_the_upgrade_count_as_taken_only_where_their_product_tracks_stock() {
-    let database = TestDatabase::create().await;
-    let db = sea_orm::Database::connect(database.url.as_str())
-        .await
-        .unwrap();
     // The schema as it was before `order_items.stock_taken`, with a pending order of a tracked
     // product, an untracked one and a free line.
-    <migration::Migrator as migration::MigratorTrait>::up(&db, Some(14))
-        .await
-        .unwrap();
+    let (database, db) = TestDatabase::at_migration(14).await;
     let email = unique_email("before-stock");
     let at = "'2026-12-01 10:00:00'";
     for statement in [

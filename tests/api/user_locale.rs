@@ -250,14 +250,8 @@ async fn a_locale_cannot_be_set_to_null() {
 
 #[tokio::test]
 async fn accounts_that_exist_when_the_column_arrives_get_the_default_locale() {
-    let database = TestDatabase::create().await;
-    let db = sea_orm::Database::connect(database.url.as_str())
-        .await
-        .unwrap();
     // The schema as it was before `users.locale`, with an account in it.
-    <migration::Migrator as migration::MigratorTrait>::up(&db, Some(6))
-        .await
-        .unwrap();
+    let (database, db) = TestDatabase::at_migration(6).await;
     let email = unique_email("before");
     db.execute_unprepared(&format!(
         "INSERT INTO users (name, email, password_hash, role, created_at, updated_at) \
