@@ -284,12 +284,7 @@ async fn build_state(config: &Config, db: DatabaseConnection) -> anyhow::Result<
             cursors.clone(),
         ),
         products: Products::new(db.clone(), cursors),
-        // A claim holds its key as long as its request may run.
-        idempotency_keys: IdempotencyKeys::new(
-            db.clone(),
-            config.idempotency_key_ttl,
-            config.http.request_timeout,
-        ),
+        idempotency_keys: IdempotencyKeys::new(db.clone(), config.idempotency_key_ttl),
         health: Health::new(db, storage.clone(), limits.clone()),
         storage,
         sessions,

@@ -1,11 +1,12 @@
-//! Idempotency keys: one row per user and key (the key's SHA-256), claimed by one request at a
-//! time. Every change of a row that a racing request could also make is a compare-and-swap on
-//! its `holder`, so that of two racers exactly one wins.
+//! Idempotency keys: one row per user and key (the key's SHA-256), written with its response in
+//! the transaction of the request that used it, so that a key is stored exactly when what its
+//! request did is. The `holder` and `locked_until` columns are what earlier versions wrote
+//! while their request ran (a row without a response); this version only reads them.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
-    SqlErr, sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, ExprTrait,
+    QueryFilter, sea_query::OnConflict,
 };
 
 use super::entities::idempotency_keys::{ActiveModel, Column, Entity, Model};
@@ -13,21 +14,20 @@ use super::entities::idempotency_keys::{ActiveModel, Column, Entity, Model};
 /// A key's row as the service reads it.
 #[derive(Debug, Clone)]
 pub struct StoredKey {
-    pub id: i64,
     pub fingerprint: String,
-    pub holder: String,
     pub locked_until: DateTime<Utc>,
-    /// The status and body of the finished first request; `None` while it runs.
+    /// The status and body of the first request; `None` in a row an earlier version wrote
+    /// while that request ran.
     pub response: Option<(u16, String)>,
     pub expires_at: DateTime<Utc>,
 }
 
-/// What a new claim writes: the request it is for and how long it lasts.
+/// A finished request's key: what it was for, what it answered, and until when.
 #[derive(Debug, Clone)]
-pub struct NewClaim<'a> {
+pub struct NewKey<'a> {
     pub fingerprint: &'a str,
-    pub holder: &'a str,
-    pub locked_until: DateTime<Utc>,
+    pub status: u16,
+    pub body: &'a str,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
@@ -45,90 +45,55 @@ pub async fn find(
     Ok(row.map(stored_from_row))
 }
 
-/// Claims a key nobody holds: the row's id, or `None` when another request inserted it first.
-pub async fn insert(
+/// Stores `key` with its response, if the key is free: new, expired, or left without a
+/// response by a request of an earlier version that can no longer be running. False when
+/// another request's response holds it. One `INSERT … ON CONFLICT DO UPDATE … WHERE`: of two
+/// racers, the second waits for the first's transaction and then finds the key taken.
+pub async fn store(
     conn: &impl ConnectionTrait,
     user_id: i64,
     key_hash: &str,
-    claim: &NewClaim<'_>,
-) -> Result<Option<i64>, DbErr> {
-    let inserted = Entity::insert(ActiveModel {
+    key: &NewKey<'_>,
+) -> Result<bool, DbErr> {
+    let free = Column::ExpiresAt
+        .lte(key.created_at)
+        .or(Column::ResponseStatus
+            .is_null()
+            .and(Column::LockedUntil.lte(key.created_at)));
+    let stored = Entity::insert(ActiveModel {
         user_id: Set(user_id),
         key_hash: Set(key_hash.to_owned()),
-        fingerprint: Set(claim.fingerprint.to_owned()),
-        holder: Set(claim.holder.to_owned()),
-        locked_until: Set(claim.locked_until),
-        response_status: Set(None),
-        response_body: Set(None),
-        created_at: Set(claim.created_at),
-        expires_at: Set(claim.expires_at),
+        fingerprint: Set(key.fingerprint.to_owned()),
+        // Nothing holds a key whose response is stored.
+        holder: Set(String::new()),
+        locked_until: Set(key.created_at),
+        response_status: Set(Some(i32::from(key.status))),
+        response_body: Set(Some(key.body.to_owned())),
+        created_at: Set(key.created_at),
+        expires_at: Set(key.expires_at),
         ..Default::default()
     })
-    .exec(conn)
-    .await;
-    match inserted {
-        Ok(inserted) => Ok(Some(inserted.last_insert_id)),
-        Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => Ok(None),
-        Err(err) => Err(err),
-    }
+    .on_conflict(
+        OnConflict::columns([Column::UserId, Column::KeyHash])
+            .update_columns([
+                Column::Fingerprint,
+                Column::Holder,
+                Column::LockedUntil,
+                Column::ResponseStatus,
+                Column::ResponseBody,
+                Column::CreatedAt,
+                Column::ExpiresAt,
+            ])
+            .action_and_where(free)
+            .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+    Ok(stored == 1)
 }
 
-/// Makes row `id` a fresh claim, if `previous_holder` still holds it: true for the one request
-/// that took it over.
-pub async fn take_over(
-    conn: &impl ConnectionTrait,
-    id: i64,
-    previous_holder: &str,
-    claim: &NewClaim<'_>,
-) -> Result<bool, DbErr> {
-    let updated = Entity::update_many()
-        .col_expr(Column::Fingerprint, Expr::value(claim.fingerprint))
-        .col_expr(Column::Holder, Expr::value(claim.holder))
-        .col_expr(Column::LockedUntil, Expr::value(claim.locked_until))
-        .col_expr(Column::ResponseStatus, Expr::value(Option::<i32>::None))
-        .col_expr(Column::ResponseBody, Expr::value(Option::<String>::None))
-        .col_expr(Column::CreatedAt, Expr::value(claim.created_at))
-        .col_expr(Column::ExpiresAt, Expr::value(claim.expires_at))
-        .filter(Column::Id.eq(id))
-        .filter(Column::Holder.eq(previous_holder))
-        .exec(conn)
-        .await?;
-    Ok(updated.rows_affected > 0)
-}
-
-/// Stores the response of the claim `holder` on row `id`: false when the claim was taken over
-/// meanwhile (it ran longer than it was allowed to hold the key).
-pub async fn complete(
-    conn: &impl ConnectionTrait,
-    id: i64,
-    holder: &str,
-    status: u16,
-    body: &str,
-) -> Result<bool, DbErr> {
-    let updated = Entity::update_many()
-        .col_expr(Column::ResponseStatus, Expr::value(i32::from(status)))
-        .col_expr(Column::ResponseBody, Expr::value(body))
-        .filter(Column::Id.eq(id))
-        .filter(Column::Holder.eq(holder))
-        .filter(Column::ResponseStatus.is_null())
-        .exec(conn)
-        .await?;
-    Ok(updated.rows_affected > 0)
-}
-
-/// Gives the key back, unused, if the claim `holder` still holds row `id`.
-pub async fn release(conn: &impl ConnectionTrait, id: i64, holder: &str) -> Result<(), DbErr> {
-    Entity::delete_many()
-        .filter(Column::Id.eq(id))
-        .filter(Column::Holder.eq(holder))
-        .filter(Column::ResponseStatus.is_null())
-        .exec(conn)
-        .await?;
-    Ok(())
-}
-
-/// Deletes the keys that expired before `at`, but for those whose request still runs; answers
-/// how many.
+/// Deletes the keys that expired before `at`, but for those an earlier version's request may
+/// still be running; answers how many.
 pub async fn prune(conn: &impl ConnectionTrait, at: DateTime<Utc>) -> Result<u64, DbErr> {
     let deleted = Entity::delete_many()
         .filter(Column::ExpiresAt.lte(at))
@@ -148,9 +113,7 @@ fn stored_from_row(row: Model) -> StoredKey {
         _ => None,
     };
     StoredKey {
-        id: row.id,
         fingerprint: row.fingerprint,
-        holder: row.holder,
         locked_until: row.locked_until,
         response,
         expires_at: row.expires_at,

@@ -1,23 +1,26 @@
-//! Idempotency keys on order creation: the first request with a key claims it, runs, and
-//! stores its response; a repeat with the same body gets that response again, and nothing runs
-//! twice. Claims live in the database, so they hold across instances.
+//! Idempotency keys on order creation: a request with a key runs, and stores its response with
+//! the key in the transaction that creates the order; a repeat with the same body gets that
+//! response again, and nothing runs twice. Keys live in the database, so they hold across
+//! instances.
 //!
-//! A claim holds its key while its request may still run (`REQUEST_TIMEOUT_SECS`: the server
-//! drops a request after that, rolling back whatever it was writing). A key whose claim is
-//! older than that belonged to a request that crashed or was cut off, and the next request
-//! may take it over. Taking over and completing are compare-and-swaps on the claim's holder:
-//! of two racers one wins, and a claim taken over cannot store its response, so its order is
-//! rolled back with it.
+//! Nothing is written before the order's own transaction: a key is stored exactly when its
+//! order is, and a request that crashed or was cut off left nothing that could hold its key.
+//! A repeat while the first runs is refused on the instance that runs it (each instance knows
+//! its own running keys); on another instance it waits for the first's transaction at the
+//! key's unique index, then finds the key taken and answers the replay.
 
-use std::time::Duration;
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex, PoisonError},
+};
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 
-use super::{ServiceError, expiry, hash_token, now, random_hex};
+use super::{ServiceError, expiry, hash_token, now};
 use crate::{
     db::{
         self, DatabaseConnection,
-        idempotency_keys::{NewClaim, StoredKey},
+        idempotency_keys::{NewKey, StoredKey},
     },
     domain::{
         Message,
@@ -32,146 +35,123 @@ pub struct StoredResponse {
     pub body: String,
 }
 
-/// A key this request holds: it must be completed or released.
+/// The keys of the requests this instance is running, by user and key hash.
+type Running = Arc<Mutex<HashSet<(i64, String)>>>;
+
+/// A key this instance's request holds while it runs: freed when dropped, however the
+/// request ends.
 #[derive(Debug)]
-pub struct Claim {
-    row_id: i64,
-    holder: String,
+pub struct RunningKey {
+    user_id: i64,
+    key_hash: String,
+    fingerprint: String,
+    expires_at: DateTime<Utc>,
+    running: Running,
 }
 
-impl Claim {
+impl RunningKey {
     /// Stores `response` as the key's, in `conn`'s transaction: the response of a request that
-    /// wrote something commits with what it wrote, or not at all. An error when the claim was
-    /// taken over meanwhile.
-    pub async fn complete_in(
+    /// wrote something commits with what it wrote, or not at all. False when another
+    /// request's response holds the key.
+    pub async fn store_in(
         &self,
         conn: &impl db::ConnectionTrait,
         response: &StoredResponse,
-    ) -> Result<(), ServiceError> {
-        if db::idempotency_keys::complete(
-            conn,
-            self.row_id,
-            &self.holder,
-            response.status,
-            &response.body,
-        )
-        .await?
-        {
-            Ok(())
-        } else {
-            Err(in_use())
-        }
+    ) -> Result<bool, ServiceError> {
+        let key = NewKey {
+            fingerprint: &self.fingerprint,
+            status: response.status,
+            body: &response.body,
+            created_at: now(),
+            expires_at: self.expires_at,
+        };
+        Ok(db::idempotency_keys::store(conn, self.user_id, &self.key_hash, &key).await?)
     }
 }
 
-/// What a request with a key does.
-#[derive(Debug)]
-pub enum Claimed {
-    /// Run: the key is this request's until it completes or releases it.
-    Run(Claim),
-    /// Answer this again: the same request already ran.
-    Replay(StoredResponse),
+impl Drop for RunningKey {
+    fn drop(&mut self) {
+        let key = (self.user_id, std::mem::take(&mut self.key_hash));
+        self.running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&key);
+    }
 }
 
 #[derive(Clone)]
 pub struct IdempotencyKeys {
     db: DatabaseConnection,
     /// `IDEMPOTENCY_KEY_TTL_SECS`: how long a key is remembered.
-    ttl: Duration,
-    /// How long a running claim holds its key: the longest a request may run.
-    claim_hold: Duration,
+    ttl: std::time::Duration,
+    running: Running,
 }
 
-/// A claim that keeps losing races (each attempt found the row changed) gives up with a 409.
-const CLAIM_ATTEMPTS: usize = 3;
-
 impl IdempotencyKeys {
-    pub fn new(db: DatabaseConnection, ttl: Duration, claim_hold: Duration) -> Self {
+    pub fn new(db: DatabaseConnection, ttl: std::time::Duration) -> Self {
         Self {
             db,
             ttl,
-            claim_hold,
+            running: Running::default(),
         }
     }
 
-    /// Claims `key` of `user_id` for the request `fingerprint`, or says why not: a replay, 409
-    /// `idempotency_key_in_use` while another request holds it, 422 `idempotency_key_reused`
-    /// when it was used for another request.
-    #[tracing::instrument(skip_all)]
-    pub async fn claim(
+    /// Starts the request `fingerprint` with `key` of `user_id`: 409 `idempotency_key_in_use`
+    /// while this instance runs another request with it.
+    pub fn start(
         &self,
         user_id: i64,
         key: &IdempotencyKey,
         fingerprint: &Fingerprint,
-    ) -> Result<Claimed, ServiceError> {
+    ) -> Result<RunningKey, ServiceError> {
         let key_hash = hash_token(key.as_str());
-        for _ in 0..CLAIM_ATTEMPTS {
-            let at = now();
-            let holder = random_hex(16);
-            let locked_until =
-                at + TimeDelta::from_std(self.claim_hold).map_err(anyhow::Error::from)?;
-            let claim = NewClaim {
-                fingerprint: fingerprint.as_str(),
-                holder: &holder,
-                locked_until,
-                created_at: at,
-                expires_at: expiry(self.ttl)?,
-            };
-            let run = |row_id| {
-                Ok(Claimed::Run(Claim {
-                    row_id,
-                    holder: holder.clone(),
-                }))
-            };
-            // A new key is the common case: one statement claims it, and only a key already
-            // there is read.
-            if let Some(row_id) =
-                db::idempotency_keys::insert(&self.db, user_id, &key_hash, &claim).await?
-            {
-                return run(row_id);
-            }
-            let Some(stored) = db::idempotency_keys::find(&self.db, user_id, &key_hash).await?
-            else {
-                // Released or pruned meanwhile: try again.
-                continue;
-            };
-            match decide(&stored, fingerprint, at) {
-                Decision::Replay(response) => return Ok(Claimed::Replay(response)),
-                Decision::Refuse(err) => return Err(err),
-                Decision::TakeOver => {
-                    if db::idempotency_keys::take_over(&self.db, stored.id, &stored.holder, &claim)
-                        .await?
-                    {
-                        tracing::info!("idempotency key taken over");
-                        return run(stored.id);
-                    }
-                }
-            }
+        let fresh = self
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert((user_id, key_hash.clone()));
+        if !fresh {
+            return Err(in_use());
         }
-        Err(in_use())
+        Ok(RunningKey {
+            user_id,
+            key_hash,
+            fingerprint: fingerprint.as_str().to_owned(),
+            expires_at: expiry(self.ttl)?,
+            running: self.running.clone(),
+        })
     }
 
-    /// Stores `response` as the key's, outside any transaction: for outcomes that wrote nothing
-    /// but must be answered the same way again.
-    pub async fn complete(
+    /// What a request that did not store its key answers instead, when the key is already
+    /// another request's: that request's response again, 422 `idempotency_key_reused` when it
+    /// was for another body, 409 `idempotency_key_in_use` while an earlier version's request
+    /// still holds it. `None` when the key is free: the request's own outcome stands.
+    #[tracing::instrument(skip_all)]
+    pub async fn stored(&self, key: &RunningKey) -> Result<Option<StoredResponse>, ServiceError> {
+        let Some(stored) = db::idempotency_keys::find(&self.db, key.user_id, &key.key_hash).await?
+        else {
+            return Ok(None);
+        };
+        decide(&stored, &key.fingerprint, now())
+    }
+
+    /// Stores `response` as the key's, outside any transaction: for outcomes that wrote
+    /// nothing but must be answered the same way again. False when another request's response
+    /// got there first.
+    pub async fn store(
         &self,
-        claim: &Claim,
+        key: &RunningKey,
         response: &StoredResponse,
-    ) -> Result<(), ServiceError> {
-        claim.complete_in(&self.db, response).await
-    }
-
-    /// Gives the key back unused: the request may be sent again with it, corrected.
-    pub async fn release(&self, claim: Claim) -> Result<(), ServiceError> {
-        Ok(db::idempotency_keys::release(&self.db, claim.row_id, &claim.holder).await?)
+    ) -> Result<bool, ServiceError> {
+        key.store_in(&self.db, response).await
     }
 }
 
-/// Whether the failure `err` of a keyed order is stored (answered again to a repeat) rather
-/// than its key released. A refusal that depends on the shop's state at that moment (409
-/// `out_of_stock`) is stored, like a created order: the key stands for that attempt. Invalid
-/// input, missing rights and failures of ours release it, so that the request can be
-/// corrected or retried under the same key.
+/// Whether the failure `err` of a keyed order is stored (answered again to a repeat). A
+/// refusal that depends on the shop's state at that moment (409 `out_of_stock`) is stored,
+/// like a created order: the key stands for that attempt. Invalid input, missing rights and
+/// failures of ours store nothing, so that the request can be corrected or retried under the
+/// same key.
 pub fn is_stored(err: &ServiceError) -> bool {
     matches!(
         err,
@@ -182,37 +162,28 @@ pub fn is_stored(err: &ServiceError) -> bool {
     )
 }
 
-enum Decision {
-    Replay(StoredResponse),
-    Refuse(ServiceError),
-    TakeOver,
-}
-
-/// What a request with `fingerprint` does, at `at`, with a key that is already stored.
-fn decide(stored: &StoredKey, fingerprint: &Fingerprint, at: DateTime<Utc>) -> Decision {
-    let running = stored.response.is_none() && stored.locked_until > at;
-    if stored.expires_at <= at {
-        // Forgotten, whether the pruner deleted it yet or not; unless its request still runs.
-        return if running {
-            Decision::Refuse(in_use())
-        } else {
-            Decision::TakeOver
-        };
-    }
-    if stored.fingerprint != fingerprint.as_str() {
-        return Decision::Refuse(ServiceError::IdempotencyKeyReused);
-    }
+/// What a request with `fingerprint` answers, at `at`, when its key is stored already.
+fn decide(
+    stored: &StoredKey,
+    fingerprint: &str,
+    at: DateTime<Utc>,
+) -> Result<Option<StoredResponse>, ServiceError> {
     match &stored.response {
-        Some((status, body)) => Decision::Replay(StoredResponse {
+        // A row without a response is an earlier version's request, running until
+        // `locked_until`; after that, it crashed or was cut off and left the key free.
+        None if stored.locked_until > at => Err(in_use()),
+        None => Ok(None),
+        Some(_) if stored.expires_at <= at => Ok(None),
+        Some(_) if stored.fingerprint != fingerprint => Err(ServiceError::IdempotencyKeyReused),
+        Some((status, body)) => Ok(Some(StoredResponse {
             status: *status,
             body: body.clone(),
-        }),
-        None if running => Decision::Refuse(in_use()),
-        None => Decision::TakeOver,
+        })),
     }
 }
 
-fn in_use() -> ServiceError {
+/// The refusal of a repeat while its key's first request runs.
+pub fn in_use() -> ServiceError {
     ServiceError::Conflict {
         code: "idempotency_key_in_use",
         message: Message::new("idempotency-key-in-use").with("header", HEADER),

@@ -4,7 +4,7 @@ use super::{
     ServiceError,
     cursors::Cursors,
     expected_version,
-    idempotency::{Claim, StoredResponse},
+    idempotency::{self, RunningKey, StoredResponse},
     now,
 };
 pub use crate::domain::order::OrderSortKey;
@@ -34,10 +34,10 @@ pub struct NewOrder {
     pub notes: Option<String>,
 }
 
-/// The idempotency key an order's creation holds, and the response the API makes of the
+/// The idempotency key an order's creation runs with, and the response the API makes of the
 /// order: stored in the transaction that creates it.
 pub struct KeyedCreate<'a> {
-    pub claim: &'a Claim,
+    pub key: &'a RunningKey,
     pub response: &'a (dyn Fn(&Order) -> StoredResponse + Sync),
 }
 
@@ -212,11 +212,13 @@ impl Orders {
             updated_at: created,
             version: 1,
         };
-        if let Some(keyed) = keyed {
-            keyed
-                .claim
-                .complete_in(&txn, &(keyed.response)(&order))
-                .await?;
+        if let Some(keyed) = keyed
+            && !keyed.key.store_in(&txn, &(keyed.response)(&order)).await?
+        {
+            // Another request's response holds the key: this one writes nothing, and the API
+            // answers what that one did.
+            txn.rollback().await?;
+            return Err(idempotency::in_use());
         }
         // The stock last: a product's row stays locked from its decrement to the commit, so
         // that the other orders of a product in demand wait for this one's commit only.

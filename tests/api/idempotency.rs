@@ -1,13 +1,16 @@
 //! `Idempotency-Key` on `POST /api/orders`: a repeat is answered the first response again and
 //! orders nothing, whatever races; another body under the key is refused; a key is its user's,
-//! lives `IDEMPOTENCY_KEY_TTL_SECS`, is freed by a failed validation, survives a crashed
-//! request only for a while, and is pruned once expired.
+//! lives `IDEMPOTENCY_KEY_TTL_SECS`, is freed by a failed validation and by a request that was
+//! cut off, and is pruned once expired.
 
 use chrono::{TimeDelta, Utc};
 use comptoir::db::entities::idempotency_keys;
 use futures_util::future::join_all;
 use reqwest::{Method, header::HeaderValue};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, sea_query::Expr};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, TransactionTrait, sea_query::Expr,
+};
 use serde_json::{Value, json};
 
 use crate::helpers::{Reply, TestApp, spawn_app, spawn_app_with};
@@ -49,6 +52,25 @@ async fn stock_of(app: &TestApp, token: &str, product: &Value) -> Value {
 
 fn replayed(reply: &Reply) -> bool {
     reply.header("idempotent-replayed") == Some("true")
+}
+
+/// A transaction of the test's own that holds the `orders` table, so that an order's creation
+/// waits in its transaction until it ends: a request caught running.
+async fn hold_orders(app: &TestApp) -> DatabaseTransaction {
+    let db = app.db().await;
+    let hold = db.begin().await.unwrap();
+    let statement = match db.get_database_backend() {
+        DbBackend::Postgres => "LOCK TABLE orders IN SHARE ROW EXCLUSIVE MODE",
+        // A write statement takes SQLite's one write lock, even one that changes no row.
+        _ => "UPDATE orders SET notes = notes WHERE id = 0",
+    };
+    hold.execute_unprepared(statement).await.unwrap();
+    hold
+}
+
+/// Long enough for a request sent now to reach the held table.
+async fn let_it_reach_the_hold() {
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
 }
 
 #[tokio::test]
@@ -264,7 +286,64 @@ async fn twelve_racing_requests_with_one_key_on_two_instances_make_one_order() {
 }
 
 #[tokio::test]
-async fn a_running_claim_is_a_409_and_a_stale_one_is_taken_over() {
+async fn a_repeat_while_the_first_runs_is_a_409_here_and_waits_for_its_replay_elsewhere() {
+    let a = spawn_app().await;
+    let b = a.another_instance().await;
+    let ada = a.ordinary_user("Ada").await;
+    let body = json!({"items": [{"product": "Widget", "quantity": 1, "unit_price_cents": 100}]});
+    let hold = hold_orders(&a).await;
+
+    let first = keyed_json(&a, &ada.token, "slow", &body);
+    let repeats = async {
+        let_it_reach_the_hold().await;
+        // On the instance that runs the first: refused at once.
+        let here = keyed_json(&a, &ada.token, "slow", &body).await;
+        // On another: it runs up to the key, which the first's transaction holds, and
+        // answers what that one did once it is done.
+        let elsewhere = keyed_json(&b, &ada.token, "slow", &body);
+        let release = async {
+            let_it_reach_the_hold().await;
+            hold.rollback().await.unwrap();
+        };
+        let (elsewhere, ()) = tokio::join!(elsewhere, release);
+        (here, elsewhere)
+    };
+    let (first, (here, elsewhere)) = tokio::join!(first, repeats);
+
+    here.assert_error(409, "idempotency_key_in_use");
+    let message = here.body["message"].as_str().unwrap();
+    assert!(message.contains("Idempotency-Key"), "{message}");
+    // Which of the two waiting requests stores the key first is the database's choice; one
+    // order is made, and the other answers it.
+    for reply in [&first, &elsewhere] {
+        reply.assert_status(201);
+    }
+    assert_ne!(replayed(&first), replayed(&elsewhere));
+    assert_eq!(first.body["id"], elsewhere.body["id"]);
+    assert_eq!(orders_of(&a, &ada.token).await, 1);
+}
+
+#[tokio::test]
+async fn a_request_cut_off_leaves_its_key_free() {
+    let app = spawn_app_with(&[("REQUEST_TIMEOUT_SECS", "1")]).await;
+    let ada = app.ordinary_user("Ada").await;
+    let body = json!({"items": [{"product": "Widget", "quantity": 1, "unit_price_cents": 100}]});
+    let hold = hold_orders(&app).await;
+    keyed_json(&app, &ada.token, "cut", &body)
+        .await
+        .assert_error(503, "request_timeout");
+    hold.rollback().await.unwrap();
+
+    // What it was writing rolled back with it, its key included: the retry runs.
+    let retried = keyed_json(&app, &ada.token, "cut", &body).await;
+    retried.assert_status(201);
+    assert!(!replayed(&retried));
+    assert!(replayed(&keyed_json(&app, &ada.token, "cut", &body).await));
+    assert_eq!(orders_of(&app, &ada.token).await, 1);
+}
+
+#[tokio::test]
+async fn a_key_an_earlier_version_left_running_is_a_409_until_its_hold_ends() {
     let app = spawn_app().await;
     let ada = app.ordinary_user("Ada").await;
     let body = json!({"items": [{"product": "Widget", "quantity": 1, "unit_price_cents": 100}]});
@@ -272,7 +351,8 @@ async fn a_running_claim_is_a_409_and_a_stale_one_is_taken_over() {
         .await
         .assert_status(201);
 
-    // As if that first request were still running: no response yet, its claim held.
+    // As earlier versions claimed a key while their request ran (a rolling upgrade may leave
+    // such a row): no response yet, the claim held until `locked_until`.
     let db = app.db().await;
     let hold = |until: chrono::DateTime<Utc>| {
         idempotency_keys::Entity::update_many()
@@ -288,12 +368,11 @@ async fn a_running_claim_is_a_409_and_a_stale_one_is_taken_over() {
             .exec(&db)
     };
     hold(Utc::now() + TimeDelta::seconds(60)).await.unwrap();
-    let busy = keyed_json(&app, &ada.token, "crash", &body).await;
-    busy.assert_error(409, "idempotency_key_in_use");
-    let message = busy.body["message"].as_str().unwrap();
-    assert!(message.contains("Idempotency-Key"), "{message}");
+    keyed_json(&app, &ada.token, "crash", &body)
+        .await
+        .assert_error(409, "idempotency_key_in_use");
 
-    // Its claim ran out: that request crashed, and the next one runs in its place.
+    // Its hold ran out: that request crashed, and the next one runs in its place.
     hold(Utc::now() - TimeDelta::seconds(1)).await.unwrap();
     let retried = keyed_json(&app, &ada.token, "crash", &body).await;
     retried.assert_status(201);

@@ -29,7 +29,7 @@ use crate::{
         order::{Currency, Order, OrderStatus},
     },
     service::{
-        idempotency::{Claimed, StoredResponse, is_stored},
+        idempotency::{StoredResponse, is_stored},
         orders::{KeyedCreate, NewOrder, OrderEdit, OrderFilter},
     },
 };
@@ -124,8 +124,10 @@ impl OrdersApi {
     /// With an `Idempotency-Key`, a repeat of the request (same user, key and body) is answered
     /// the first response again, with `Idempotent-Replayed: true`, and orders nothing; the same
     /// key with another body is a 422 `idempotency_key_reused`, and a repeat while the first
-    /// still runs a 409 `idempotency_key_in_use`. Created orders and `out_of_stock` refusals
-    /// are kept for the key (`IDEMPOTENCY_KEY_TTL_SECS`); any other failure frees it.
+    /// still runs a 409 `idempotency_key_in_use` from the instance that runs it (another
+    /// instance waits for the first and answers its replay). Created orders and
+    /// `out_of_stock` refusals are kept for the key (`IDEMPOTENCY_KEY_TTL_SECS`); any other
+    /// failure frees it.
     #[oai(path = "/orders", method = "post", operation_id = "order_create")]
     async fn create(
         &self,
@@ -170,56 +172,47 @@ impl OrdersApi {
             let order = state.orders.create(user, order, request_id, None).await?;
             return Ok(created(order.into(), false));
         };
-        let claim = match state
-            .idempotency_keys
-            .claim(user.id, &key, &fingerprint)
-            .await?
-        {
-            Claimed::Run(claim) => claim,
-            // A created order, or a refusal, as it was answered the first time.
-            Claimed::Replay(stored) if stored.status != 201 => {
-                return Err(ApiError::replayed(stored).into());
-            }
-            Claimed::Replay(stored) => {
-                let Some(order) = stored_order(&stored.body) else {
-                    tracing::error!("a stored order response does not parse");
-                    return Err(ApiError::internal().into());
-                };
-                return Ok(created(order, true));
-            }
-        };
+        let running = state.idempotency_keys.start(user.id, &key, &fingerprint)?;
         let response = |order: &Order| StoredResponse {
             status: 201,
             body: OrderResource::from(order.clone()).to_json_string(),
         };
         let keyed = KeyedCreate {
-            claim: &claim,
+            key: &running,
             response: &response,
         };
-        match state
+        let err = match state
             .orders
             .create(user, order, request_id, Some(keyed))
             .await
         {
-            Ok(order) => Ok(created(order.into(), false)),
-            Err(err) => {
-                let stored = is_stored(&err);
-                let error = ApiError::from(err);
-                let settled = if stored {
-                    state
-                        .idempotency_keys
-                        .complete(&claim, &error.to_stored())
-                        .await
-                } else {
-                    state.idempotency_keys.release(claim).await
-                };
-                // The key stays claimed until its hold ends: the client may retry then.
-                if let Err(failure) = settled {
-                    tracing::warn!(error = %failure, "could not settle an idempotency key");
-                }
-                Err(error.into())
+            Ok(order) => return Ok(created(order.into(), false)),
+            Err(err) => err,
+        };
+        // The key may be another request's already: a repeat answers what that one did,
+        // whatever this attempt ran into (its product gone since, say), and its order was
+        // rolled back.
+        if let Some(stored) = state.idempotency_keys.stored(&running).await? {
+            if stored.status != 201 {
+                return Err(ApiError::replayed(stored).into());
             }
+            let Some(order) = stored_order(&stored.body) else {
+                tracing::error!("a stored order response does not parse");
+                return Err(ApiError::internal().into());
+            };
+            return Ok(created(order, true));
         }
+        let stored = is_stored(&err);
+        let error = ApiError::from(err);
+        if stored
+            && let Err(failure) = state
+                .idempotency_keys
+                .store(&running, &error.to_stored())
+                .await
+        {
+            tracing::warn!(error = %failure, "could not store an idempotency key");
+        }
+        Err(error.into())
     }
 
     /// Show an order

@@ -11,11 +11,13 @@ pub struct Model {
     pub user_id: i64,
     pub key_hash: String,
     pub fingerprint: String,
-    /// The claim that holds the row: replaced by each takeover.
+    /// The claim of an earlier version's running request; empty in the rows this version
+    /// writes, which it stores with their response.
     pub holder: String,
-    /// Until when a running claim holds the key; after that, another request may take it.
+    /// Until when an earlier version's running request held the key; after that, another
+    /// request may take it.
     pub locked_until: DateTimeUtc,
-    /// Null while the first request runs.
+    /// Null only while an earlier version's first request ran.
     pub response_status: Option<i32>,
     #[sea_orm(column_type = "Text", nullable)]
     pub response_body: Option<String>,
