@@ -34,6 +34,7 @@ from comptoir_client.api.auth import (  # noqa: E402
 from comptoir_client.api.orders import (  # noqa: E402
     order_create,
     order_delete,
+    order_event_list,
     order_list,
     order_update,
     order_view,
@@ -54,6 +55,8 @@ from comptoir_client.models import (  # noqa: E402
     LoginRequest,
     MessageResponse,
     Order,
+    OrderEventPage,
+    OrderEventType,
     OrderItemInput,
     OrderPage,
     OrderStatus,
@@ -403,6 +406,17 @@ def main() -> None:
     check(step, "currency" in err.errors and "items.0.quantity" in err.errors, f"error fields {fields}")
     check(step, all(isinstance(m, str) for k in fields for m in err.errors[k]), "messages are not strings")
     ok(step, f"ErrorBody code={err.code} fields={fields}")
+
+    step = begin("order history")
+    r = order_event_list.sync_detailed(order.id, client=client)
+    history: OrderEventPage = expect(step, r, HTTPStatus.OK, OrderEventPage)
+    types = [event.type_ for event in history.data]
+    check(step, types == [OrderEventType.CREATED, OrderEventType.UPDATED], f"types {types} (the 422 wrote none)")
+    created, updated = history.data
+    check(step, created.actor is not UNSET and created.actor.id == reg.user.id, f"actor {created.actor!r}")
+    check(step, sorted(updated.changes) == ["items", "notes"], f"changes {updated.changes}")
+    check(step, isinstance(updated.request_id, str) and updated.request_id != "", "no request id")
+    ok(step, f"200, {[t.value for t in types]}, the update changed {sorted(updated.changes)}")
 
     step = begin("delete order")
     r = order_delete.sync_detailed(order.id, client=client)

@@ -336,6 +336,22 @@ async function main(): Promise<void> {
   check(step, Object.values(err.errors).every((ms) => ms.every((m) => typeof m === "string")), "messages are not strings");
   ok(step, `ErrorBody code=${err.code} fields=${fields.join(",")}`);
 
+  step = "order history";
+  const history = expectData(
+    step,
+    await authed.GET("/api/orders/{id}/events", { params: { path: { id: order.id } } }),
+    200,
+  );
+  const types = history.data.map((event) => event.type);
+  check(step, types.join() === "created,updated", `types ${types.join()} (the 422 wrote none)`);
+  const [createdEvent, updatedEvent] = history.data;
+  check(step, createdEvent !== undefined && updatedEvent !== undefined, "two events");
+  check(step, createdEvent.actor?.id === reg.user.id, `actor ${JSON.stringify(createdEvent.actor)}`);
+  const changes = [...updatedEvent.changes].sort().join();
+  check(step, changes === "items,notes", `changes ${changes}`);
+  check(step, typeof updatedEvent.request_id === "string" && updatedEvent.request_id !== "", "no request id");
+  ok(step, `200, ${types.join(",")}, the update changed ${changes}`);
+
   step = "delete order";
   const deleted = await authed.DELETE("/api/orders/{id}", { params: { path: { id: order.id } } });
   check(step, deleted.response.status === 204, `expected 204, got ${deleted.response.status}`);
