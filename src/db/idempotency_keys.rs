@@ -1,12 +1,14 @@
 //! Idempotency keys: one row per user and key (the key's SHA-256), written with its response in
 //! the transaction of the request that used it, so that a key is stored exactly when what its
-//! request did is. The `holder` and `locked_until` columns are what earlier versions wrote
-//! while their request ran (a row without a response); this version only reads them.
+//! request did is. `locked_until` is what earlier versions wrote while their request ran (a row
+//! without a response), and `holder` the claim they compared-and-swapped on: this version
+//! reads the first and writes a fresh `holder` into every row, so that an earlier version's
+//! instance, during a rolling upgrade, never takes a row of this version's for its own.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, ExprTrait,
-    QueryFilter, sea_query::OnConflict,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait,
+    ExprTrait, QueryFilter, Statement, sea_query::OnConflict,
 };
 
 use super::entities::idempotency_keys::{ActiveModel, Column, Entity, Model};
@@ -26,6 +28,8 @@ pub struct StoredKey {
 #[derive(Debug, Clone)]
 pub struct NewKey<'a> {
     pub fingerprint: &'a str,
+    /// Random, new for each row.
+    pub holder: &'a str,
     pub status: u16,
     pub body: &'a str,
     pub created_at: DateTime<Utc>,
@@ -64,8 +68,7 @@ pub async fn store(
         user_id: Set(user_id),
         key_hash: Set(key_hash.to_owned()),
         fingerprint: Set(key.fingerprint.to_owned()),
-        // Nothing holds a key whose response is stored.
-        holder: Set(String::new()),
+        holder: Set(key.holder.to_owned()),
         locked_until: Set(key.created_at),
         response_status: Set(Some(i32::from(key.status))),
         response_body: Set(Some(key.body.to_owned())),
@@ -90,6 +93,45 @@ pub async fn store(
     .exec_without_returning(conn)
     .await?;
     Ok(stored == 1)
+}
+
+/// Replaces the stored response of a key this transaction stored: for a response that changed
+/// after it was stored (lines that took no stock after all).
+pub async fn replace_response(
+    conn: &impl ConnectionTrait,
+    user_id: i64,
+    key_hash: &str,
+    status: u16,
+    body: &str,
+) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::ResponseStatus, i32::from(status).into())
+        .col_expr(Column::ResponseBody, body.into())
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::KeyHash.eq(key_hash))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Takes the lock of a key for the rest of `conn`'s transaction, on PostgreSQL, where the
+/// requests that race for a key may run on any instance: false when another transaction holds
+/// it. On SQLite, writers take turns anyway: true.
+pub async fn lock(conn: &impl ConnectionTrait, lock_id: i64) -> Result<bool, DbErr> {
+    if conn.get_database_backend() != DbBackend::Postgres {
+        return Ok(true);
+    }
+    let row = conn
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_try_advisory_xact_lock($1) AS locked",
+            [lock_id.into()],
+        ))
+        .await?;
+    match row {
+        Some(row) => row.try_get("", "locked"),
+        None => Ok(false),
+    }
 }
 
 /// Deletes the keys that expired before `at`, but for those an earlier version's request may

@@ -5,9 +5,10 @@
 //!
 //! Nothing is written before the order's own transaction: a key is stored exactly when its
 //! order is, and a request that crashed or was cut off left nothing that could hold its key.
-//! A repeat while the first runs is refused on the instance that runs it (each instance knows
-//! its own running keys); on another instance it waits for the first's transaction at the
-//! key's unique index, then finds the key taken and answers the replay.
+//! A repeat while the first runs is refused with a 409: on the instance that runs the first,
+//! which knows its running keys, and on PostgreSQL on any instance, by a lock on the key that
+//! the first's transaction holds. On SQLite, where transactions take turns, a repeat on another
+//! instance waits for the first's and then answers its replay.
 
 use std::{
     collections::HashSet,
@@ -16,7 +17,7 @@ use std::{
 
 use chrono::{DateTime, Utc};
 
-use super::{ServiceError, expiry, hash_token, now};
+use super::{ServiceError, expiry, hash_token, now, random_hex};
 use crate::{
     db::{
         self, DatabaseConnection,
@@ -44,12 +45,20 @@ type Running = Arc<Mutex<HashSet<(i64, String)>>>;
 pub struct RunningKey {
     user_id: i64,
     key_hash: String,
+    /// The key's PostgreSQL advisory lock, derived from the user and the key.
+    lock_id: i64,
     fingerprint: String,
     expires_at: DateTime<Utc>,
     running: Running,
 }
 
 impl RunningKey {
+    /// Takes the key for the rest of `conn`'s transaction: false while another request's
+    /// transaction holds it (PostgreSQL; on SQLite, transactions take turns).
+    pub async fn lock_in(&self, conn: &impl db::ConnectionTrait) -> Result<bool, ServiceError> {
+        Ok(db::idempotency_keys::lock(conn, self.lock_id).await?)
+    }
+
     /// Stores `response` as the key's, in `conn`'s transaction: the response of a request that
     /// wrote something commits with what it wrote, or not at all. False when another
     /// request's response holds the key.
@@ -58,14 +67,32 @@ impl RunningKey {
         conn: &impl db::ConnectionTrait,
         response: &StoredResponse,
     ) -> Result<bool, ServiceError> {
+        let holder = random_hex(16);
         let key = NewKey {
             fingerprint: &self.fingerprint,
+            holder: &holder,
             status: response.status,
             body: &response.body,
             created_at: now(),
             expires_at: self.expires_at,
         };
         Ok(db::idempotency_keys::store(conn, self.user_id, &self.key_hash, &key).await?)
+    }
+
+    /// Replaces the response `store_in` stored in `conn`'s transaction.
+    pub async fn replace_in(
+        &self,
+        conn: &impl db::ConnectionTrait,
+        response: &StoredResponse,
+    ) -> Result<(), ServiceError> {
+        Ok(db::idempotency_keys::replace_response(
+            conn,
+            self.user_id,
+            &self.key_hash,
+            response.status,
+            &response.body,
+        )
+        .await?)
     }
 }
 
@@ -105,6 +132,7 @@ impl IdempotencyKeys {
         fingerprint: &Fingerprint,
     ) -> Result<RunningKey, ServiceError> {
         let key_hash = hash_token(key.as_str());
+        let expires_at = expiry(self.ttl)?;
         let fresh = self
             .running
             .lock()
@@ -115,9 +143,10 @@ impl IdempotencyKeys {
         }
         Ok(RunningKey {
             user_id,
+            lock_id: lock_id(user_id, &key_hash),
             key_hash,
             fingerprint: fingerprint.as_str().to_owned(),
-            expires_at: expiry(self.ttl)?,
+            expires_at,
             running: self.running.clone(),
         })
     }
@@ -180,6 +209,13 @@ fn decide(
             body: body.clone(),
         })),
     }
+}
+
+/// A 64-bit id for the lock of `key_hash` of `user_id`: the first 8 bytes of their SHA-256. Two
+/// keys that share one (about one pair in 2^64) would make one wait for the other's 409 retry.
+fn lock_id(user_id: i64, key_hash: &str) -> i64 {
+    let digest = hash_token(&format!("{user_id}:{key_hash}"));
+    u64::from_str_radix(&digest[..16], 16).map_or(0, u64::cast_signed)
 }
 
 /// The refusal of a repeat while its key's first request runs.

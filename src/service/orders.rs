@@ -182,6 +182,13 @@ impl Orders {
         let items = self.resolve(actor, &order.currency, order.items).await?;
         let created = now();
         let txn = db::begin(&self.db).await?;
+        if let Some(keyed) = &keyed
+            && !keyed.key.lock_in(&txn).await?
+        {
+            // Another request with the key is running, on another instance.
+            txn.rollback().await?;
+            return Err(idempotency::in_use());
+        }
         let id = match db::orders::insert_pending(
             &txn,
             owner,
@@ -212,7 +219,7 @@ impl Orders {
             updated_at: created,
             version: 1,
         };
-        if let Some(keyed) = keyed
+        if let Some(keyed) = &keyed
             && !keyed.key.store_in(&txn, &(keyed.response)(&order)).await?
         {
             // Another request's response holds the key: this one writes nothing, and the API
@@ -227,6 +234,12 @@ impl Orders {
             // Tracking stopped since the lines were resolved: those lines took nothing.
             order.items.mark_untracked(&untracked);
             db::orders::mark_stock_not_taken(&txn, id, &untracked).await?;
+            if let Some(keyed) = &keyed {
+                keyed
+                    .key
+                    .replace_in(&txn, &(keyed.response)(&order))
+                    .await?;
+            }
         }
         txn.commit().await?;
         tracing::info!(order_id = id, "order created");

@@ -124,10 +124,9 @@ impl OrdersApi {
     /// With an `Idempotency-Key`, a repeat of the request (same user, key and body) is answered
     /// the first response again, with `Idempotent-Replayed: true`, and orders nothing; the same
     /// key with another body is a 422 `idempotency_key_reused`, and a repeat while the first
-    /// still runs a 409 `idempotency_key_in_use` from the instance that runs it (another
-    /// instance waits for the first and answers its replay). Created orders and
-    /// `out_of_stock` refusals are kept for the key (`IDEMPOTENCY_KEY_TTL_SECS`); any other
-    /// failure frees it.
+    /// still runs a 409 `idempotency_key_in_use` (on SQLite, another instance waits for the
+    /// first and answers its replay). Created orders and `out_of_stock` refusals are kept for
+    /// the key (`IDEMPOTENCY_KEY_TTL_SECS`); any other failure frees it.
     #[oai(path = "/orders", method = "post", operation_id = "order_create")]
     async fn create(
         &self,
@@ -189,30 +188,37 @@ impl OrdersApi {
             Ok(order) => return Ok(created(order.into(), false)),
             Err(err) => err,
         };
+        let keep = is_stored(&err);
+        let error = ApiError::from(err);
         // The key may be another request's already: a repeat answers what that one did,
         // whatever this attempt ran into (its product gone since, say), and its order was
-        // rolled back.
-        if let Some(stored) = state.idempotency_keys.stored(&running).await? {
-            if stored.status != 201 {
-                return Err(ApiError::replayed(stored).into());
-            }
-            let Some(order) = stored_order(&stored.body) else {
-                tracing::error!("a stored order response does not parse");
-                return Err(ApiError::internal().into());
-            };
-            return Ok(created(order, true));
-        }
-        let stored = is_stored(&err);
-        let error = ApiError::from(err);
-        if stored
-            && let Err(failure) = state
+        // rolled back. Else an answer the key keeps is stored, unless another request's got
+        // there first.
+        let mut stored = state.idempotency_keys.stored(&running).await?;
+        if stored.is_none() && keep {
+            match state
                 .idempotency_keys
                 .store(&running, &error.to_stored())
                 .await
-        {
-            tracing::warn!(error = %failure, "could not store an idempotency key");
+            {
+                Ok(true) => {}
+                Ok(false) => stored = state.idempotency_keys.stored(&running).await?,
+                Err(failure) => {
+                    tracing::warn!(error = %failure, "could not store an idempotency key");
+                }
+            }
         }
-        Err(error.into())
+        let Some(stored) = stored else {
+            return Err(error.into());
+        };
+        if stored.status != 201 {
+            return Err(ApiError::replayed(stored).into());
+        }
+        let Some(order) = stored_order(&stored.body) else {
+            tracing::error!("a stored order response does not parse");
+            return Err(ApiError::internal().into());
+        };
+        Ok(created(order, true))
     }
 
     /// Show an order

@@ -11,8 +11,8 @@ pub struct Model {
     pub user_id: i64,
     pub key_hash: String,
     pub fingerprint: String,
-    /// The claim of an earlier version's running request; empty in the rows this version
-    /// writes, which it stores with their response.
+    /// The claim an earlier version's running request compared-and-swapped on; random in the
+    /// rows this version writes, which it stores with their response.
     pub holder: String,
     /// Until when an earlier version's running request held the key; after that, another
     /// request may take it.
