@@ -35,7 +35,7 @@ enum Command {
     Serve,
     /// Run pending migrations and exit
     Migrate,
-    /// Delete expired and revoked sessions, expired refresh tokens and used or expired links
+    /// Delete expired sessions, refresh tokens, links and idempotency keys, and revoked sessions
     ///
     /// What a server also does every PRUNE_INTERVAL_SECS. Prints what it deleted.
     Prune,

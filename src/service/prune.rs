@@ -1,7 +1,7 @@
 //! Deleting what can no longer be used: expired or revoked sessions (their refresh tokens go
-//! with them), expired refresh tokens, used or expired reset and confirmation tokens, and
-//! mail-throttle rows whose window has passed, and expired idempotency keys. Every server does it now and then
-//! (`PRUNE_INTERVAL_SECS`), and `comptoir prune` on demand.
+//! with them), expired refresh tokens, used or expired reset and confirmation tokens,
+//! mail-throttle rows whose window has passed, and expired idempotency keys. Every server does
+//! it now and then (`PRUNE_INTERVAL_SECS`), and `comptoir prune` on demand.
 //!
 //! Instances do not fight over it: on PostgreSQL a pass first takes a transaction-scoped
 //! advisory lock without waiting, and skips when another instance holds it (two deletes of
