@@ -356,7 +356,9 @@ async fn a_token_with_another_algorithm_or_none_is_refused() {
 
 #[tokio::test]
 async fn an_expired_token_is_refused() {
-    let app = spawn_app_with(&[("ACCESS_TOKEN_TTL_SECS", "1")]).await;
+    // `exp` is in whole seconds: a 1-second token issued late in a second may be dead before
+    // the first read on a loaded machine. With 3 it lives 2 to 3 seconds.
+    let app = spawn_app_with(&[("ACCESS_TOKEN_TTL_SECS", "3")]).await;
     let token = app
         .register("Ada", &unique_email("expired"), "password-1")
         .await;
@@ -364,7 +366,7 @@ async fn an_expired_token_is_refused() {
         app.get("/api/user", Some(&token)).await.status,
         StatusCode::OK
     );
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(3100)).await;
     assert_invalid_token(&app.get("/api/user", Some(&token)).await, "has expired");
 }
 
