@@ -35,7 +35,7 @@ enum Command {
     Serve,
     /// Run pending migrations and exit
     Migrate,
-    /// Delete expired sessions, refresh tokens, links and idempotency keys, and revoked sessions
+    /// Delete expired sessions, refresh tokens, links, idempotency keys and API tokens, and revoked sessions
     ///
     /// What a server also does every PRUNE_INTERVAL_SECS. Prints what it deleted.
     Prune,
@@ -185,13 +185,15 @@ async fn prune(config: &Config) -> anyhow::Result<()> {
         if let Some(pruned) = pruner.prune().await? {
             println!(
                 "deleted {} sessions, {} refresh tokens, {} password reset tokens, {} email \
-                 confirmation tokens, {} mail throttle entries and {} idempotency keys",
+                 confirmation tokens, {} mail throttle entries, {} idempotency keys and {} \
+                 API tokens",
                 pruned.sessions,
                 pruned.refresh_tokens,
                 pruned.reset_tokens,
                 pruned.verification_tokens,
                 pruned.mail_throttle,
-                pruned.idempotency_keys
+                pruned.idempotency_keys,
+                pruned.api_tokens
             );
             return Ok(());
         }

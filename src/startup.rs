@@ -16,6 +16,7 @@ use crate::{
     mail::Mailer,
     service::{
         accounts::Accounts,
+        api_tokens::ApiTokens,
         cursors::Cursors,
         email_verification::EmailVerifications,
         health::{Health, Storage},
@@ -240,7 +241,8 @@ async fn build_state(config: &Config, db: DatabaseConnection) -> anyhow::Result<
     if config.database.kind == DatabaseKind::Postgres {
         cache = cache.follow_changes(db.clone(), config.database.url.clone());
     }
-    let sessions = Sessions::new(db.clone(), &config.tokens, cache);
+    let sessions = Sessions::new(db.clone(), &config.tokens, cache.clone());
+    let api_tokens = ApiTokens::new(db.clone(), cache, config.free_lines_for_anyone);
     let cursors = Cursors::new(&config.tokens.secret);
     if let Some(interval) = config.tokens.prune_interval {
         Pruner::new(db.clone()).run_every(interval);
@@ -288,6 +290,7 @@ async fn build_state(config: &Config, db: DatabaseConnection) -> anyhow::Result<
         health: Health::new(db, storage.clone(), limits.clone()),
         storage,
         sessions,
+        api_tokens,
         accounts,
         hasher,
     }))

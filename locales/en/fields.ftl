@@ -27,6 +27,8 @@ field-description = the description
 field-price_cents = the price (in cents)
 field-stock = the stock
 field-active = the active flag
+field-abilities = the abilities
+field-expires_in = the lifetime
 
 # A field inside an entry of a list: "the quantity of item 2".
 field-in-entry = { $field } of { $entry }

@@ -27,6 +27,8 @@ field-description = la description
 field-price_cents = le prix (en centimes)
 field-stock = le stock
 field-active = l’indicateur « actif »
+field-abilities = les capacités
+field-expires_in = la durée de vie
 
 # Un champ d’une entrée de liste : « la quantité de l’article 2 ».
 field-in-entry = { $field } de { $entry }

@@ -7,7 +7,7 @@ use super::{
     body::JsonBody,
     error::{ApiError, Failure, status::*},
     layers::ClientAddress,
-    security::BearerAuth,
+    security::{BearerAuth, SessionAuth},
     types::{EmailAddress, MessageResponse, UserResource},
     users::UserViewResponse,
 };
@@ -361,17 +361,16 @@ impl AuthApi {
     /// Log out
     ///
     /// Ends the session of the token used for this request (its refresh token too), at once
-    /// and on every instance. The account's other sessions go on.
+    /// and on every instance. The account's other sessions go on. An API token is deleted
+    /// with `DELETE /api/tokens/{id}` instead.
     #[oai(path = "/logout", method = "post", operation_id = "session_delete")]
     async fn logout(
         &self,
-        auth: BearerAuth,
+        auth: SessionAuth,
         state: Data<&AppState>,
-    ) -> Result<LogoutResponse, Failure<{ UNAUTHORIZED | ALWAYS }>> {
-        state
-            .sessions
-            .revoke(auth.0.user.id, &auth.0.session_id)
-            .await?;
+    ) -> Result<LogoutResponse, Failure<{ UNAUTHORIZED | SESSION_REQUIRED | ALWAYS }>> {
+        let session_id = auth.0.require_session()?;
+        state.sessions.revoke(auth.0.user.id, session_id).await?;
         Ok(LogoutResponse::Ok(Json(MessageResponse {
             message: i18n::say(&Message::new("auth-logged-out")),
         })))
@@ -380,7 +379,8 @@ impl AuthApi {
     /// The current user
     ///
     /// The account the bearer token belongs to, with the same `ETag` as
-    /// `GET /api/users/{id}`: `If-None-Match` with the current tag is a 304.
+    /// `GET /api/users/{id}`: `If-None-Match` with the current tag is a 304. Any API token may
+    /// read it, whatever its abilities.
     #[oai(path = "/user", method = "get", operation_id = "account_view")]
     async fn current_user(
         &self,

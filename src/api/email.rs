@@ -9,7 +9,7 @@ use super::{
     auth::{StatusReply, StatusResponse},
     body::JsonBody,
     error::{Failure, status::*},
-    security::BearerAuth,
+    security::SessionAuth,
     types::EmailAddress,
 };
 use crate::{
@@ -82,9 +82,9 @@ impl EmailApi {
     )]
     async fn send(
         &self,
-        auth: BearerAuth,
+        auth: SessionAuth,
         state: Data<&AppState>,
-    ) -> Result<StatusReply, Failure<{ UNAUTHORIZED | ALWAYS }>> {
+    ) -> Result<StatusReply, Failure<{ UNAUTHORIZED | SESSION_REQUIRED | ALWAYS }>> {
         let status = match state.email_verifications.resend(&auth.0.user).await? {
             Resent::Sent => "email-verification-sent",
             Resent::NothingToConfirm => "email-already-verified",

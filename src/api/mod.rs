@@ -17,6 +17,7 @@ mod products;
 mod security;
 mod sessions;
 mod spec;
+mod tokens;
 mod types;
 mod users;
 
@@ -35,6 +36,7 @@ use crate::{
     i18n::Locale,
     service::{
         accounts::Accounts,
+        api_tokens::ApiTokens,
         email_verification::EmailVerifications,
         health::{Health, Storage},
         idempotency::IdempotencyKeys,
@@ -75,6 +77,7 @@ pub struct Services {
     /// SQLite's files, checked before any request reaches the database.
     pub storage: Storage,
     pub sessions: Sessions,
+    pub api_tokens: ApiTokens,
     pub accounts: Accounts,
     pub users: Users,
     pub orders: Orders,
@@ -102,6 +105,8 @@ enum ApiTags {
     Products,
     /// Where an account is signed in: list the sessions, sign devices out.
     Sessions,
+    /// API tokens with abilities, for the shop's other systems.
+    Tokens,
     /// Whether the service can serve.
     Health,
 }
@@ -111,6 +116,7 @@ type Api = (
     oauth::OAuthApi,
     email::EmailApi,
     sessions::SessionsApi,
+    tokens::TokensApi,
     users::UsersApi,
     orders::OrdersApi,
     products::ProductsApi,
@@ -125,6 +131,10 @@ Comptoir runs a shop's user accounts, catalogue and orders.
 get one from `POST /api/oauth/token` (RFC 6749's password and refresh_token grants), and so \
 does **Authorize** with an email and a password (`OAuth2Password`): no token to copy. When it \
 expires, `POST /api/token/refresh` with the `refresh_token` gives a new pair.
+* Other systems (a warehouse, a back office) use API tokens (`POST /api/tokens`), sent the same \
+way: each has abilities, and every operation's description names the one it needs (403 \
+`missing_ability` without it). API tokens cannot make tokens, change an email or a password, or \
+manage sessions (403 `session_required`).
 * Every error has one JSON shape: `{\"message\", \"code\", \"errors\"}`; `errors` maps each \
 bad field or query parameter to its messages, on 422 only. A query parameter that an operation \
 does not declare is refused, not ignored.
@@ -144,6 +154,7 @@ fn openapi() -> OpenApiService<Api, ()> {
             oauth::OAuthApi,
             email::EmailApi,
             sessions::SessionsApi,
+            tokens::TokensApi,
             users::UsersApi,
             orders::OrdersApi,
             products::ProductsApi,

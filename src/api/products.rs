@@ -19,7 +19,8 @@ use super::{
 };
 use crate::{
     domain::{
-        FieldErrors,
+        FieldErrors, User,
+        ability::Ability,
         listing::Sort,
         order::Currency,
         product::{Product, Sku, parse_description, parse_price, parse_product_name, parse_stock},
@@ -314,13 +315,23 @@ fn parse_whole(request: ProductRequest) -> Result<NewProduct, FieldErrors> {
     }
 }
 
+/// Whose catalogue a request reads: its account's, unless it comes with an API token that may
+/// not write the catalogue, which reads as a visitor does.
+fn catalogue_reader(auth: &OptionalBearerAuth) -> Option<&User> {
+    auth.0
+        .as_ref()
+        .filter(|found| found.allows(Ability::ProductsWrite))
+        .map(|found| &found.user)
+}
+
 #[OpenApi(prefix_path = "/api", tag = "ApiTags::Products")]
 impl ProductsApi {
     /// List products
     ///
     /// No token needed: anyone sees the active products, and only admins the inactive ones
     /// (`active=false` gives anyone else an empty page). Filter with `q` (part of the name or
-    /// sku, any case) and `active`.
+    /// sku, any case) and `active`. Any API token may read; one shows the inactive products
+    /// when it has `products:write` and its owner is an admin.
     #[oai(path = "/products", method = "get", operation_id = "product_list")]
     #[allow(clippy::too_many_arguments)]
     async fn list(
@@ -349,7 +360,7 @@ impl ProductsApi {
         /// Only the active products (`true`) or only the inactive ones (`false`).
         active: Query<Option<bool>>,
     ) -> Result<ProductListResponse, Failure<{ UNAUTHORIZED | LIST | ALWAYS }>> {
-        let actor = auth.0.as_ref().map(|found| &found.user);
+        let actor = catalogue_reader(&auth);
         let filter = ProductFilter {
             q: q.0,
             active: active.0,
@@ -377,15 +388,19 @@ impl ProductsApi {
 
     /// Create a product
     ///
-    /// Admins only. A sku already taken, in any case, is a 422.
+    /// Admins only. A sku already taken, in any case, is a 422. API tokens need
+    /// `products:write`.
     #[oai(path = "/products", method = "post", operation_id = "product_create")]
     async fn create(
         &self,
         auth: BearerAuth,
         state: Data<&AppState>,
         body: JsonBody<ProductRequest>,
-    ) -> Result<ProductCreatedResponse, Failure<{ UNAUTHORIZED | FORBIDDEN | JSON_BODY | ALWAYS }>>
-    {
+    ) -> Result<
+        ProductCreatedResponse,
+        Failure<{ UNAUTHORIZED | FORBIDDEN | MISSING_ABILITY | JSON_BODY | ALWAYS }>,
+    > {
+        auth.0.require(Ability::ProductsWrite)?;
         if !auth.0.user.is_admin() {
             return Err(ApiError::forbidden().into());
         }
@@ -400,7 +415,8 @@ impl ProductsApi {
 
     /// Show a product
     ///
-    /// No token needed; an inactive product is a 404 but for admins. The `ETag` changes with
+    /// No token needed; an inactive product is a 404 but for admins (an API token of an admin's
+    /// with `products:write`; any other token reads as a visitor). The `ETag` changes with
     /// every change to the product, its stock taken or given back by orders included; send it
     /// back in `If-None-Match` to get a 304 while it is current, or in `If-Match` to change
     /// only the version you read.
@@ -414,7 +430,7 @@ impl ProductsApi {
         #[oai(name = "If-None-Match")]
         if_none_match: Header<Option<String>>,
     ) -> Result<ProductViewResponse, Failure<PER_ID>> {
-        let actor = auth.0.as_ref().map(|found| &found.user);
+        let actor = catalogue_reader(&auth);
         let product = state.products.get(actor, id.0).await?;
         let tag = product.entity_tag();
         if not_modified(&if_none_match, tag) {
@@ -429,7 +445,8 @@ impl ProductsApi {
     /// Replace a product
     ///
     /// Admins only. Sets every field: absent optional ones take their defaults, as on create.
-    /// One that changes nothing writes nothing: the `ETag` stays as it was.
+    /// One that changes nothing writes nothing: the `ETag` stays as it was. API tokens need
+    /// `products:write`.
     #[oai(
         path = "/products/:id",
         method = "put",
@@ -445,8 +462,11 @@ impl ProductsApi {
         #[oai(name = "If-Match")]
         if_match_header: Header<Option<String>>,
         body: JsonBody<ProductRequest>,
-    ) -> Result<ProductResponse, Failure<{ PER_ID | FORBIDDEN | JSON_BODY | PRECONDITION_FAILED }>>
-    {
+    ) -> Result<
+        ProductResponse,
+        Failure<{ PER_ID | FORBIDDEN | JSON_BODY | PRECONDITION_FAILED | MISSING_ABILITY }>,
+    > {
+        auth.0.require(Ability::ProductsWrite)?;
         if !auth.0.user.is_admin() {
             return Err(ApiError::forbidden().into());
         }
@@ -475,7 +495,7 @@ impl ProductsApi {
     /// Update a product
     ///
     /// Admins only. Changes only the fields sent; `active: false` withdraws a product from
-    /// sale without deleting it.
+    /// sale without deleting it. API tokens need `products:write`.
     #[oai(
         path = "/products/:id",
         method = "patch",
@@ -491,8 +511,11 @@ impl ProductsApi {
         #[oai(name = "If-Match")]
         if_match_header: Header<Option<String>>,
         body: JsonBody<UpdateProductRequest>,
-    ) -> Result<ProductResponse, Failure<{ PER_ID | FORBIDDEN | JSON_BODY | PRECONDITION_FAILED }>>
-    {
+    ) -> Result<
+        ProductResponse,
+        Failure<{ PER_ID | FORBIDDEN | JSON_BODY | PRECONDITION_FAILED | MISSING_ABILITY }>,
+    > {
+        auth.0.require(Ability::ProductsWrite)?;
         if !auth.0.user.is_admin() {
             return Err(ApiError::forbidden().into());
         }
@@ -543,7 +566,8 @@ impl ProductsApi {
     /// Delete a product
     ///
     /// Admins only. A product that order lines name cannot be deleted (409
-    /// `product_in_orders`): deactivate it instead (`active: false`).
+    /// `product_in_orders`): deactivate it instead (`active: false`). API tokens need
+    /// `products:write`.
     #[oai(
         path = "/products/:id",
         method = "delete",
@@ -560,8 +584,9 @@ impl ProductsApi {
         if_match_header: Header<Option<String>>,
     ) -> Result<
         ProductDeletedResponse,
-        Failure<{ PER_ID | FORBIDDEN | CONFLICT | PRECONDITION_FAILED }>,
+        Failure<{ PER_ID | FORBIDDEN | CONFLICT | PRECONDITION_FAILED | MISSING_ABILITY }>,
     > {
+        auth.0.require(Ability::ProductsWrite)?;
         state
             .products
             .delete(&auth.0.user, id.0, if_match(&if_match_header).as_ref())

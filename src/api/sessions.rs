@@ -8,10 +8,10 @@ use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json, typ
 use super::{
     ApiTags, AppState,
     error::{ApiError, Failure, status::*},
-    security::BearerAuth,
+    security::{BearerAuth, SessionAuth},
     types::{Timestamp, example_time},
 };
-use crate::db::sessions::Session;
+use crate::{db::sessions::Session, domain::ability::Ability};
 
 pub struct SessionsApi;
 
@@ -119,12 +119,12 @@ impl SessionsApi {
     #[oai(path = "/sessions", method = "get", operation_id = "session_list")]
     async fn list(
         &self,
-        auth: BearerAuth,
+        auth: SessionAuth,
         state: Data<&AppState>,
-    ) -> Result<SessionListResponse, Failure<{ UNAUTHORIZED | ALWAYS }>> {
+    ) -> Result<SessionListResponse, Failure<{ UNAUTHORIZED | SESSION_REQUIRED | ALWAYS }>> {
         let sessions = state
             .sessions
-            .list(auth.0.user.id, Some(&auth.0.session_id))
+            .list(auth.0.user.id, auth.0.session_id())
             .await?;
         Ok(SessionListResponse::Ok(Json(SessionList::new(sessions))))
     }
@@ -140,11 +140,14 @@ impl SessionsApi {
     )]
     async fn revoke(
         &self,
-        auth: BearerAuth,
+        auth: SessionAuth,
         state: Data<&AppState>,
         /// The session's `id` from `GET /api/sessions`.
         id: Path<String>,
-    ) -> Result<SessionRevokedResponse, Failure<{ UNAUTHORIZED | NOT_FOUND | ALWAYS }>> {
+    ) -> Result<
+        SessionRevokedResponse,
+        Failure<{ UNAUTHORIZED | NOT_FOUND | SESSION_REQUIRED | ALWAYS }>,
+    > {
         state.sessions.revoke_public(auth.0.user.id, &id.0).await?;
         Ok(SessionRevokedResponse::NoContent)
     }
@@ -159,19 +162,21 @@ impl SessionsApi {
     )]
     async fn revoke_others(
         &self,
-        auth: BearerAuth,
+        auth: SessionAuth,
         state: Data<&AppState>,
-    ) -> Result<SessionsRevokedResponse, Failure<{ UNAUTHORIZED | ALWAYS }>> {
+    ) -> Result<SessionsRevokedResponse, Failure<{ UNAUTHORIZED | SESSION_REQUIRED | ALWAYS }>>
+    {
         let revoked = state
             .sessions
-            .revoke_all_but(auth.0.user.id, Some(&auth.0.session_id))
+            .revoke_all_but(auth.0.user.id, auth.0.session_id())
             .await?;
         Ok(SessionsRevokedResponse::Ok(Json(RevokedCount { revoked })))
     }
 
     /// List a user's sessions
     ///
-    /// Admins only: every device where that account is signed in, newest first.
+    /// Admins only: every device where that account is signed in, newest first. API tokens
+    /// need `users:read`.
     #[oai(
         path = "/users/:id/sessions",
         method = "get",
@@ -182,22 +187,21 @@ impl SessionsApi {
         auth: BearerAuth,
         state: Data<&AppState>,
         id: Path<i64>,
-    ) -> Result<SessionListResponse, Failure<{ PER_ID | FORBIDDEN }>> {
+    ) -> Result<SessionListResponse, Failure<{ PER_ID | FORBIDDEN | MISSING_ABILITY }>> {
+        auth.0.require(Ability::UsersRead)?;
         if !auth.0.user.is_admin() {
             return Err(ApiError::forbidden().into());
         }
         let user = state.users.get(&auth.0.user, id.0).await?;
-        let sessions = state
-            .sessions
-            .list(user.id, Some(&auth.0.session_id))
-            .await?;
+        let sessions = state.sessions.list(user.id, auth.0.session_id()).await?;
         Ok(SessionListResponse::Ok(Json(SessionList::new(sessions))))
     }
 
     /// Sign out a user everywhere
     ///
     /// Admins only: ends every session of that account (the admin's own too, when it is
-    /// theirs); answers how many ended.
+    /// theirs); answers how many ended. API tokens need `users:write`; the account's API
+    /// tokens are not sessions and go on.
     #[oai(
         path = "/users/:id/sessions",
         method = "delete",
@@ -208,7 +212,8 @@ impl SessionsApi {
         auth: BearerAuth,
         state: Data<&AppState>,
         id: Path<i64>,
-    ) -> Result<SessionsRevokedResponse, Failure<{ PER_ID | FORBIDDEN }>> {
+    ) -> Result<SessionsRevokedResponse, Failure<{ PER_ID | FORBIDDEN | MISSING_ABILITY }>> {
+        auth.0.require(Ability::UsersWrite)?;
         if !auth.0.user.is_admin() {
             return Err(ApiError::forbidden().into());
         }

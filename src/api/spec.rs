@@ -52,7 +52,14 @@ const RESPONSE_DESCRIPTIONS: [(&str, &str, &str); 1] = [(
 const OPEN_OBJECTS: [&str; 1] = ["OAuthTokenRequest"];
 
 /// Response objects that always carry every field, `null` when empty.
-const COMPLETE_OBJECTS: [&str; 4] = ["User", "Order", "OrderItem", "Product"];
+const COMPLETE_OBJECTS: [&str; 6] = [
+    "User",
+    "Order",
+    "OrderItem",
+    "Product",
+    "ApiToken",
+    "NewApiToken",
+];
 
 /// The finished document.
 pub fn document() -> Value {

@@ -19,7 +19,7 @@ use super::{
     types::{EmailAddress, PageMetaResource, Paging, RoleName, UserResource, default_per_page},
 };
 use crate::{
-    domain::{Email, FieldErrors, Name, Password, Role, User, listing::Sort},
+    domain::{Email, FieldErrors, Name, Password, Role, User, ability::Ability, listing::Sort},
     i18n::Locale,
     service::users::{NewUser, UserChanges, UserFilter, UserSortKey},
 };
@@ -267,7 +267,8 @@ fn parse_password(errors: &mut FieldErrors, raw: Option<String>) -> Option<Passw
 impl UsersApi {
     /// List users
     ///
-    /// Admins only. Filter with `q` (part of the name or email, any case) and `role`.
+    /// Admins only. Filter with `q` (part of the name or email, any case) and `role`. API
+    /// tokens need `users:read`.
     #[oai(path = "/users", method = "get", operation_id = "user_list")]
     #[allow(clippy::too_many_arguments)]
     async fn list(
@@ -294,7 +295,11 @@ impl UsersApi {
         #[oai(validator(max_length = 100, pattern = r"^[^\x00]*$"))]
         q: Query<Option<String>>,
         role: Query<Option<RoleName>>,
-    ) -> Result<UserListResponse, Failure<{ UNAUTHORIZED | FORBIDDEN | LIST | ALWAYS }>> {
+    ) -> Result<
+        UserListResponse,
+        Failure<{ UNAUTHORIZED | FORBIDDEN | MISSING_ABILITY | LIST | ALWAYS }>,
+    > {
+        auth.0.require(Ability::UsersRead)?;
         let filter = UserFilter {
             q: q.0,
             role: role.0.map(Role::from),
@@ -323,7 +328,7 @@ impl UsersApi {
     /// Create a user
     ///
     /// Admins only. The role is `user` unless given; the locale is the language of this
-    /// request unless given.
+    /// request unless given. API tokens need `users:write`.
     #[oai(path = "/users", method = "post", operation_id = "user_create")]
     async fn create(
         &self,
@@ -332,8 +337,11 @@ impl UsersApi {
         client: Data<&ClientAddress>,
         negotiated: Data<&Locale>,
         body: JsonBody<CreateUserRequest>,
-    ) -> Result<UserCreatedResponse, Failure<{ UNAUTHORIZED | FORBIDDEN | JSON_BODY | ALWAYS }>>
-    {
+    ) -> Result<
+        UserCreatedResponse,
+        Failure<{ UNAUTHORIZED | FORBIDDEN | MISSING_ABILITY | JSON_BODY | ALWAYS }>,
+    > {
+        auth.0.require(Ability::UsersWrite)?;
         if !auth.0.user.is_admin() {
             return Err(ApiError::forbidden().into());
         }
@@ -365,6 +373,7 @@ impl UsersApi {
     /// Yourself, or anyone for an admin. The `ETag` changes with every change to the account
     /// (a new password and a verified address included); send it back in `If-None-Match` to
     /// get a 304 while it is current, or in `If-Match` to change only the version you read.
+    /// API tokens need `users:read`.
     #[oai(path = "/users/:id", method = "get", operation_id = "user_view")]
     async fn view(
         &self,
@@ -374,7 +383,8 @@ impl UsersApi {
         /// Tags you hold (or `*`): 304 without a body while one is current.
         #[oai(name = "If-None-Match")]
         if_none_match: Header<Option<String>>,
-    ) -> Result<UserViewResponse, Failure<PER_ID>> {
+    ) -> Result<UserViewResponse, Failure<{ PER_ID | MISSING_ABILITY }>> {
+        auth.0.require(Ability::UsersRead)?;
         let user = state.users.get(&auth.0.user, id.0).await?;
         Ok(UserViewResponse::new(user, &if_none_match))
     }
@@ -383,6 +393,8 @@ impl UsersApi {
     ///
     /// Sets the name and email (both required) and optionally the password, the locale and,
     /// for admins, the role. Changing your own email or password needs `current_password`.
+    /// API tokens need `users:write`, and cannot change an email or a password
+    /// (`session_required`).
     #[oai(path = "/users/:id", method = "put", operation_id = "user_replace")]
     async fn replace(
         &self,
@@ -395,7 +407,11 @@ impl UsersApi {
         #[oai(name = "If-Match")]
         if_match_header: Header<Option<String>>,
         body: JsonBody<ReplaceUserRequest>,
-    ) -> Result<UserResponse, Failure<{ PER_ID | JSON_BODY | PRECONDITION_FAILED }>> {
+    ) -> Result<
+        UserResponse,
+        Failure<{ PER_ID | JSON_BODY | PRECONDITION_FAILED | MISSING_ABILITY | SESSION_REQUIRED }>,
+    > {
+        auth.0.require(Ability::UsersWrite)?;
         let request = body.0;
         let mut errors = FieldErrors::new();
         let changes = UserChanges {
@@ -425,7 +441,8 @@ impl UsersApi {
     /// Update a user
     ///
     /// Changes only the fields sent; an empty body changes nothing. Same rules as replace. A
-    /// request that changes nothing keeps the version and the `ETag`.
+    /// request that changes nothing keeps the version and the `ETag`. API tokens need
+    /// `users:write`, and cannot change an email or a password (`session_required`).
     #[oai(path = "/users/:id", method = "patch", operation_id = "user_update")]
     async fn update(
         &self,
@@ -438,7 +455,11 @@ impl UsersApi {
         #[oai(name = "If-Match")]
         if_match_header: Header<Option<String>>,
         body: JsonBody<UpdateUserRequest>,
-    ) -> Result<UserResponse, Failure<{ PER_ID | JSON_BODY | PRECONDITION_FAILED }>> {
+    ) -> Result<
+        UserResponse,
+        Failure<{ PER_ID | JSON_BODY | PRECONDITION_FAILED | MISSING_ABILITY | SESSION_REQUIRED }>,
+    > {
+        auth.0.require(Ability::UsersWrite)?;
         let request = body.0;
         let mut errors = FieldErrors::new();
         let changes = UserChanges {
@@ -471,6 +492,7 @@ impl UsersApi {
     /// Delete a user
     ///
     /// Yourself, or anyone for an admin. A user who still has orders cannot be deleted (409).
+    /// API tokens need `users:write`.
     #[oai(path = "/users/:id", method = "delete", operation_id = "user_delete")]
     async fn delete(
         &self,
@@ -481,7 +503,11 @@ impl UsersApi {
         /// `precondition_failed` otherwise, and nothing is deleted.
         #[oai(name = "If-Match")]
         if_match_header: Header<Option<String>>,
-    ) -> Result<UserDeletedResponse, Failure<{ PER_ID | CONFLICT | PRECONDITION_FAILED }>> {
+    ) -> Result<
+        UserDeletedResponse,
+        Failure<{ PER_ID | CONFLICT | PRECONDITION_FAILED | MISSING_ABILITY }>,
+    > {
+        auth.0.require(Ability::UsersWrite)?;
         state
             .users
             .delete(&auth.0.user, id.0, if_match(&if_match_header).as_ref())

@@ -6,6 +6,7 @@
 //! transaction from [`begin`], so that a service decides what happens atomically by passing
 //! one transaction to several of them and calling `commit` on it.
 
+pub mod api_tokens;
 pub mod email_verifications;
 pub mod entities;
 pub mod idempotency_keys;

@@ -1,5 +1,6 @@
 //! Validated types and the rules of the shop, free of HTTP and SQL.
 
+pub mod ability;
 pub mod account;
 pub mod idempotency;
 pub mod listing;

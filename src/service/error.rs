@@ -6,7 +6,7 @@ use super::rate_limit::Decision;
 
 use crate::{
     db::{self, DbErr},
-    domain::{FieldErrors, Message},
+    domain::{FieldErrors, Message, ability::Ability},
 };
 
 /// What was wrong with a bearer token, for the 401 to say.
@@ -19,6 +19,9 @@ pub enum TokenProblem {
     Expired,
     /// Logged out, replaced by a password reset, or its user deleted.
     Revoked,
+    /// An API token that was deleted, or never was.
+    UnknownApiToken,
+    ExpiredApiToken,
 }
 
 /// Why a refresh token was refused.
@@ -40,6 +43,12 @@ pub enum ServiceError {
     RefreshRefused(RefreshProblem),
     #[error("not allowed")]
     Forbidden,
+    /// An API token without the ability the operation needs.
+    #[error("the API token lacks the {} ability", .0.as_str())]
+    MissingAbility(Ability),
+    /// An operation for signed-in sessions only, called with an API token.
+    #[error("an API token cannot do this")]
+    SessionRequired,
     /// The shop requires a verified address for this (`REQUIRE_VERIFIED_EMAIL`).
     #[error("the email address is not verified")]
     EmailNotVerified,

@@ -1,6 +1,7 @@
 //! Use cases: accounts, sessions and the rest. Nothing here knows about HTTP.
 
 pub mod accounts;
+pub mod api_tokens;
 pub mod cursors;
 pub mod email_verification;
 pub mod error;

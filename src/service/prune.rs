@@ -1,6 +1,6 @@
 //! Deleting what can no longer be used: expired or revoked sessions (their refresh tokens go
 //! with them), expired refresh tokens, used or expired reset and confirmation tokens,
-//! mail-throttle rows whose window has passed, and expired idempotency keys. Every server does
+//! mail-throttle rows whose window has passed, expired idempotency keys and expired API tokens. Every server does
 //! it now and then (`PRUNE_INTERVAL_SECS`), and `comptoir prune` on demand.
 //!
 //! Instances do not fight over it: on PostgreSQL a pass first takes a transaction-scoped
@@ -14,7 +14,7 @@ use chrono::TimeDelta;
 
 use super::{ServiceError, now};
 use crate::db::{
-    self, ConnectionTrait, DatabaseConnection, email_verifications, idempotency_keys,
+    self, ConnectionTrait, DatabaseConnection, api_tokens, email_verifications, idempotency_keys,
     mail_throttle, refresh_tokens, reset_tokens, sessions,
 };
 
@@ -33,6 +33,7 @@ pub struct Pruned {
     pub verification_tokens: u64,
     pub mail_throttle: u64,
     pub idempotency_keys: u64,
+    pub api_tokens: u64,
 }
 
 #[derive(Clone)]
@@ -71,6 +72,7 @@ impl Pruner {
             verification_tokens: email_verifications::prune(&txn, at).await?,
             mail_throttle: mail_throttle::prune(&txn, at - THROTTLE_KEPT).await?,
             idempotency_keys: idempotency_keys::prune(&txn, at).await?,
+            api_tokens: api_tokens::prune(&txn, at).await?,
         };
         txn.commit().await?;
         Ok(Some(pruned))

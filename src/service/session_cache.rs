@@ -1,12 +1,14 @@
-//! Validated sessions, remembered for a few seconds (`SESSION_CACHE_SECS`), so that an
-//! authenticated request costs no database round trip.
+//! Validated sessions and API tokens, remembered for a few seconds (`SESSION_CACHE_SECS`), so
+//! that an authenticated request costs no database round trip.
 //!
 //! A revoked token must still be refused at once, on every instance. So whatever could change
-//! the answer — a logout, a password change or reset, any change to the user, their deletion —
-//! empties the affected entries everywhere, and a lookup that overlapped such a change does not
-//! store what it read (each change bumps a generation that `store` checks):
+//! the answer — a logout, a password change or reset, an API token deleted, any change to the
+//! user, their deletion — empties the affected entries everywhere, and a lookup that overlapped
+//! such a change does not store what it read (each change bumps a generation that `store`
+//! checks):
 //! - in this process, the service calls [`SessionCache::changed`] after each such commit;
-//! - on PostgreSQL, a trigger announces every change to `users` and `sessions` on the
+//! - on PostgreSQL, a trigger announces every change to `users` and `sessions`, and every
+//!   deleted API token, on the
 //!   `comptoir_sessions` channel at commit, and every instance listens there. A notification
 //!   alone would race the client's next request to another instance (a test saw it lose), so
 //!   the instance that made the change then sends `sync:<nonce>` on the channel and answers
@@ -41,7 +43,7 @@ use crate::{
         DatabaseConnection,
         notify::{self, Counter, Listener},
     },
-    domain::User,
+    domain::{User, ability::Abilities},
 };
 
 /// The PostgreSQL channel the `comptoir_notify_session_change` trigger announces user ids on.
@@ -98,17 +100,27 @@ struct State {
 }
 
 struct Entry {
-    user: User,
-    session_expires_at: DateTime<Utc>,
+    grant: Grant,
     stored_at: Instant,
-    last_used_at: DateTime<Utc>,
+}
+
+/// What a live session or API token grants, as the database said.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub user: User,
+    /// An API token's abilities; `None` for a session, which may do all its user may.
+    pub abilities: Option<Abilities>,
+    /// When the session or token ends.
+    pub expires_at: DateTime<Utc>,
+    /// When its use was last recorded.
+    pub last_used_at: DateTime<Utc>,
 }
 
 /// What a lookup found.
 pub enum Lookup {
-    /// The session's user and, when its last recorded use is older than the interval asked
+    /// What is remembered and, when its last recorded use is older than the interval asked
     /// about, `true` once: the caller records the use (the entry already counts it as done).
-    Hit(User, bool),
+    Hit(Grant, bool),
     /// Not cached; the ticket, when there is one, lets `store` keep what the database says.
     Miss(Option<Ticket>),
 }
@@ -142,9 +154,10 @@ impl SessionCache {
         })
     }
 
-    /// The user of a live session `jti` of `user_id`, if remembered, and whether its use
-    /// should be recorded (last recorded `touch_interval` ago or more).
-    pub fn lookup(&self, jti: &str, user_id: i64, touch_interval: TimeDelta) -> Lookup {
+    /// What is remembered under `key` (a session's `jti`, or an API token's hash), if it is
+    /// still good and, when `user_id` is given, is that user's; and whether its use should be
+    /// recorded (last recorded `touch_interval` ago or more).
+    pub fn lookup(&self, key: &str, user_id: Option<i64>, touch_interval: TimeDelta) -> Lookup {
         let Some(entries) = &self.entries else {
             return Lookup::Miss(None);
         };
@@ -154,18 +167,18 @@ impl SessionCache {
         };
         let generation = state.generation;
         let at = now();
-        match state.sessions.get_mut(jti) {
+        match state.sessions.get_mut(key) {
             Some(entry)
-                if entry.user.id == user_id
+                if user_id.is_none_or(|id| entry.grant.user.id == id)
                     && entry.stored_at.elapsed() < entries.max_age
-                    && at < entry.session_expires_at =>
+                    && at < entry.grant.expires_at =>
             {
-                let touch = at - entry.last_used_at >= touch_interval;
+                let touch = at - entry.grant.last_used_at >= touch_interval;
                 if touch {
-                    entry.last_used_at = at;
+                    entry.grant.last_used_at = at;
                 }
                 metrics::counter!("comptoir_session_cache_hits_total").increment(1);
-                Lookup::Hit(entry.user.clone(), touch)
+                Lookup::Hit(entry.grant.clone(), touch)
             }
             _ => {
                 metrics::counter!("comptoir_session_cache_misses_total").increment(1);
@@ -174,16 +187,9 @@ impl SessionCache {
         }
     }
 
-    /// Remembers what the database said about a session, unless something changed since
-    /// `ticket` was taken.
-    pub fn store(
-        &self,
-        ticket: Ticket,
-        jti: &str,
-        user: &User,
-        session_expires_at: DateTime<Utc>,
-        last_used_at: DateTime<Utc>,
-    ) {
+    /// Remembers what the database said under `key`, unless something changed since `ticket`
+    /// was taken.
+    pub fn store(&self, ticket: Ticket, key: &str, grant: Grant) {
         let Some(entries) = &self.entries else {
             return;
         };
@@ -203,12 +209,10 @@ impl SessionCache {
             }
         }
         state.sessions.insert(
-            jti.to_owned(),
+            key.to_owned(),
             Entry {
-                user: user.clone(),
-                session_expires_at,
+                grant,
                 stored_at: Instant::now(),
-                last_used_at,
             },
         );
     }
@@ -419,7 +423,7 @@ impl Entries {
     fn forget(&self, user_id: Option<i64>) {
         let mut state = self.lock();
         match user_id {
-            Some(id) => state.sessions.retain(|_, entry| entry.user.id != id),
+            Some(id) => state.sessions.retain(|_, entry| entry.grant.user.id != id),
             None => state.sessions.clear(),
         }
         state.generation += 1;

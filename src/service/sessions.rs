@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use super::{
     RefreshProblem, ServiceError, TokenProblem, hash_token, now, random_hex,
     rate_limit::RateLimits,
-    session_cache::{Lookup, SessionCache},
+    session_cache::{Grant, Lookup, SessionCache},
     to_hex,
 };
 use crate::{
@@ -30,7 +30,10 @@ use crate::{
         ConnectionTrait, DatabaseConnection, refresh_tokens,
         sessions::{self, NewSession, Session},
     },
-    domain::{DeviceName, User},
+    domain::{
+        DeviceName, User,
+        ability::{Abilities, Ability},
+    },
 };
 
 /// A session's use is recorded at most this often (per instance, and in the database).
@@ -55,11 +58,57 @@ pub struct TokenPair {
     pub refresh_expires_in: Duration,
 }
 
-/// Who a valid token belongs to, and which session it is.
+/// Who a valid token belongs to, and what kind of token it is.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
     pub user: User,
-    pub session_id: String,
+    pub credential: Credential,
+}
+
+/// The two kinds of bearer token.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// An access token of a signed-in session, whose `jti` this is.
+    Session(String),
+    /// An API token, which may do only what its abilities allow.
+    ApiToken(Abilities),
+}
+
+impl Authenticated {
+    /// The `jti` of the request's session; `None` for an API token.
+    pub fn session_id(&self) -> Option<&str> {
+        match &self.credential {
+            Credential::Session(jti) => Some(jti),
+            Credential::ApiToken(_) => None,
+        }
+    }
+
+    pub fn is_api_token(&self) -> bool {
+        matches!(self.credential, Credential::ApiToken(_))
+    }
+
+    /// Whether the token allows `ability`: a session always does, an API token when granted.
+    /// What the user may do is checked apart, by each operation.
+    pub fn allows(&self, ability: Ability) -> bool {
+        match &self.credential {
+            Credential::Session(_) => true,
+            Credential::ApiToken(abilities) => abilities.allow(ability),
+        }
+    }
+
+    /// A 403 `missing_ability` unless the token allows `ability`.
+    pub fn require(&self, ability: Ability) -> Result<(), ServiceError> {
+        if self.allows(ability) {
+            Ok(())
+        } else {
+            Err(ServiceError::MissingAbility(ability))
+        }
+    }
+
+    /// The session's `jti`, or a 403 `session_required` for an API token.
+    pub fn require_session(&self) -> Result<&str, ServiceError> {
+        self.session_id().ok_or(ServiceError::SessionRequired)
+    }
 }
 
 /// A signing secret, known to tokens by its `kid`.
@@ -320,9 +369,9 @@ impl Sessions {
         // A refresh is a use, recorded by the refresh itself.
         let ticket = match self
             .cache
-            .lookup(&session.jti, session.user_id, TimeDelta::MAX)
+            .lookup(&session.jti, Some(session.user_id), TimeDelta::MAX)
         {
-            Lookup::Hit(user, _) => return Ok(user),
+            Lookup::Hit(grant, _) => return Ok(grant.user),
             Lookup::Miss(ticket) => ticket,
         };
         let (session, user) =
@@ -330,13 +379,13 @@ impl Sessions {
                 .await?
                 .ok_or(ServiceError::RefreshRefused(RefreshProblem::Invalid))?;
         if let Some(ticket) = ticket {
-            self.cache.store(
-                ticket,
-                &session.jti,
-                &user,
-                session.expires_at,
-                session.last_used_at,
-            );
+            let grant = Grant {
+                user: user.clone(),
+                abilities: None,
+                expires_at: session.expires_at,
+                last_used_at: session.last_used_at,
+            };
+            self.cache.store(ticket, &session.jti, grant);
         }
         Ok(user)
     }
@@ -378,14 +427,17 @@ impl Sessions {
             .sub
             .parse()
             .map_err(|_| ServiceError::Unauthenticated(TokenProblem::Malformed))?;
-        let ticket = match self.cache.lookup(&claims.jti, user_id, TOUCH_INTERVAL) {
-            Lookup::Hit(user, touch) => {
+        let ticket = match self
+            .cache
+            .lookup(&claims.jti, Some(user_id), TOUCH_INTERVAL)
+        {
+            Lookup::Hit(grant, touch) => {
                 if touch {
                     self.touch_later(&claims.jti);
                 }
                 return Ok(Authenticated {
-                    user,
-                    session_id: claims.jti,
+                    user: grant.user,
+                    credential: Credential::Session(claims.jti),
                 });
             }
             Lookup::Miss(ticket) => ticket,
@@ -407,12 +459,17 @@ impl Sessions {
             last_used_at = at;
         }
         if let Some(ticket) = ticket {
-            self.cache
-                .store(ticket, &claims.jti, &user, session.expires_at, last_used_at);
+            let grant = Grant {
+                user: user.clone(),
+                abilities: None,
+                expires_at: session.expires_at,
+                last_used_at,
+            };
+            self.cache.store(ticket, &claims.jti, grant);
         }
         Ok(Authenticated {
             user,
-            session_id: claims.jti,
+            credential: Credential::Session(claims.jti),
         })
     }
 

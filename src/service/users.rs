@@ -170,6 +170,9 @@ impl Users {
             .email
             .filter(|email| email.as_str() != account.email);
         let changes_credentials = new_email.is_some() || changes.password.is_some();
+        if changes_credentials {
+            actor.require_session()?;
+        }
         let is_self = actor.user.id == account.id;
         if is_self && changes_credentials {
             let current = changes.current_password.as_deref();
@@ -224,7 +227,7 @@ impl Users {
             return Err(self.lost_race(account.id).await);
         };
         if password_changes {
-            let keep = is_self.then_some(actor.session_id.as_str());
+            let keep = actor.session_id().filter(|_| is_self);
             db::sessions::revoke_all_but(&txn, updated.id, keep, at).await?;
         }
         if password_changes || email_changes {

@@ -41,6 +41,7 @@ mod smtp;
 mod spec;
 mod stock;
 mod storage;
+mod tokens;
 mod translations;
 mod user_locale;
 mod users;

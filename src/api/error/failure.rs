@@ -2,6 +2,11 @@
 //! statuses named by the bits of `S` into the spec, each with the [`ErrorBody`] schema and the
 //! headers it carries.
 
+use std::{
+    collections::BTreeMap,
+    sync::{Mutex, PoisonError},
+};
+
 use poem_openapi::{
     ApiResponse,
     registry::{MetaHeader, MetaMediaType, MetaResponse, MetaResponses, Registry},
@@ -35,6 +40,10 @@ pub mod status {
     /// A 414 `uri_too_long`: a list's `cursor` or `q`, percent-encoded, can outgrow the 8 KiB
     /// a URI may have.
     pub const URI_TOO_LONG: u32 = 1 << 14;
+    /// A 403 `missing_ability`: the operation needs an ability of an API token.
+    pub const MISSING_ABILITY: u32 = 1 << 15;
+    /// A 403 `session_required`: API tokens cannot call the operation.
+    pub const SESSION_REQUIRED: u32 = 1 << 16;
     /// A list: its query parameters are checked (422), and can make the URI too long (414).
     pub const LIST: u32 = UNPROCESSABLE | URI_TOO_LONG;
 
@@ -71,10 +80,54 @@ const fn header(name: &'static str, description: &'static str) -> Header {
     }
 }
 
-const EMAIL_NOT_VERIFIED: &str = "`email_not_verified`: the server requires a verified email \
-    address to create or change an order (`REQUIRE_VERIFIED_EMAIL`) and yours is not; admins \
-    are exempt. Follow the mailed link, or ask for a new one \
-    (`POST /api/email/verification-notification`).";
+/// The meanings of a 403, by bit: an operation declares one 403 that names each of its own.
+const FORBIDDEN_REASONS: [(u32, &str); 4] = [
+    (
+        status::FORBIDDEN,
+        "`forbidden`: authenticated, but not allowed to you (an admin's operation).",
+    ),
+    (
+        status::EMAIL_NOT_VERIFIED,
+        "`email_not_verified`: the server requires a verified email address to create or \
+         change an order (`REQUIRE_VERIFIED_EMAIL`) and yours is not; admins are exempt. Follow \
+         the mailed link, or ask for a new one (`POST /api/email/verification-notification`).",
+    ),
+    (
+        status::MISSING_ABILITY,
+        "`missing_ability`: the API token lacks the ability this operation needs (its \
+         description names it).",
+    ),
+    (
+        status::SESSION_REQUIRED,
+        "`session_required`: an API token cannot call this operation; use a session's access \
+         token.",
+    ),
+];
+
+const FORBIDDEN_BITS: u32 = status::FORBIDDEN
+    | status::EMAIL_NOT_VERIFIED
+    | status::MISSING_ABILITY
+    | status::SESSION_REQUIRED;
+
+/// The description of the 403 of an operation with bits `operation`, if it has one. Made
+/// once per set of meanings and kept for the life of the process (the spec wants a
+/// `&'static str`); there are a handful of such sets.
+fn forbidden_description(operation: u32) -> Option<&'static str> {
+    static MADE: Mutex<BTreeMap<u32, &'static str>> = Mutex::new(BTreeMap::new());
+    let bits = operation & FORBIDDEN_BITS;
+    if bits == 0 {
+        return None;
+    }
+    let mut made = MADE.lock().unwrap_or_else(PoisonError::into_inner);
+    Some(made.entry(bits).or_insert_with(|| {
+        let reasons: Vec<&str> = FORBIDDEN_REASONS
+            .iter()
+            .filter(|(bit, _)| bits & bit != 0)
+            .map(|(_, reason)| *reason)
+            .collect();
+        Box::leak(format!("Not allowed. {}", reasons.join(" ")).into_boxed_str())
+    }))
+}
 
 const RATE_LIMIT_HEADERS: &[Header] = &[
     header("Retry-After", "Seconds until the limit's window ends."),
@@ -90,7 +143,7 @@ const REPLAYED: Header = Header {
     required: false,
 };
 
-const DECLARED: [Declared; 17] = [
+const DECLARED: [Declared; 14] = [
     Declared {
         unless: 0,
         bit: status::BAD_REQUEST,
@@ -108,29 +161,6 @@ const DECLARED: [Declared; 17] = [
             "`Bearer` when no token was sent; for a token that is no good, RFC 6750's \
              `Bearer error=\"invalid_token\", error_description=\"…\"` (in English).",
         )],
-    },
-    Declared {
-        unless: status::EMAIL_NOT_VERIFIED,
-        bit: status::FORBIDDEN,
-        status: 403,
-        description: "Authenticated, but this collection is for admins only.",
-        headers: &[],
-    },
-    Declared {
-        unless: status::FORBIDDEN,
-        bit: status::EMAIL_NOT_VERIFIED,
-        status: 403,
-        description: EMAIL_NOT_VERIFIED,
-        headers: &[],
-    },
-    Declared {
-        unless: 0,
-        bit: status::FORBIDDEN | status::EMAIL_NOT_VERIFIED,
-        status: 403,
-        description: "`forbidden`: not allowed to you. Or `email_not_verified`: the server \
-            requires a verified email address to create or change an order \
-            (`REQUIRE_VERIFIED_EMAIL`) and yours is not; admins are exempt.",
-        headers: &[],
     },
     Declared {
         unless: 0,
@@ -244,7 +274,8 @@ impl<const S: u32> From<ApiError> for Failure<S> {
         debug_assert!(
             DECLARED
                 .iter()
-                .any(|declared| declared.applies_to(S) && declared.status == err.status().as_u16()),
+                .any(|declared| declared.applies_to(S) && declared.status == err.status().as_u16())
+                || (err.status().as_u16() == 403 && S & FORBIDDEN_BITS != 0),
             "status {} is not declared by this operation",
             err.status()
         );
@@ -266,9 +297,21 @@ impl<const S: u32> From<Failure<S>> for poem::Error {
 
 impl<const S: u32> ApiResponse for Failure<S> {
     fn meta() -> MetaResponses {
-        let responses = DECLARED
+        let forbidden = forbidden_description(S).map(|description| Declared {
+            bit: 0,
+            unless: 0,
+            status: 403,
+            description,
+            headers: &[],
+        });
+        let mut declared: Vec<&Declared> = DECLARED
             .iter()
             .filter(|declared| declared.applies_to(S))
+            .chain(forbidden.as_ref())
+            .collect();
+        declared.sort_by_key(|declared| declared.status);
+        let responses = declared
+            .into_iter()
             .map(|declared| MetaResponse {
                 description: declared.description,
                 status: Some(declared.status),

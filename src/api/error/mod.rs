@@ -15,7 +15,7 @@ use poem_openapi::{Object, types::Example};
 
 use crate::{
     domain::idempotency::HEADER as IDEMPOTENCY_KEY,
-    domain::{FieldErrors, Message},
+    domain::{FieldErrors, Message, ability::Ability},
     i18n::{self, Locale},
     service::{
         RefreshProblem, ServiceError, TokenProblem, idempotency::StoredResponse,
@@ -115,6 +115,8 @@ impl ApiError {
             TokenProblem::ForeignSignature => "error-token-foreign-signature",
             TokenProblem::Expired => "error-token-expired",
             TokenProblem::Revoked => "error-token-revoked",
+            TokenProblem::UnknownApiToken => "error-api-token-unknown",
+            TokenProblem::ExpiredApiToken => "error-api-token-expired",
         });
         let mut error = Self::unauthenticated(message.clone());
         error.token_problem = Some(message);
@@ -138,6 +140,22 @@ impl ApiError {
             StatusCode::FORBIDDEN,
             "forbidden",
             Message::new("error-forbidden"),
+        )
+    }
+
+    pub fn missing_ability(ability: Ability) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "missing_ability",
+            Message::new("error-missing-ability").with("ability", ability.as_str()),
+        )
+    }
+
+    pub fn session_required() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "session_required",
+            Message::new("error-session-required"),
         )
     }
 
@@ -332,6 +350,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::Unauthenticated(problem) => Self::invalid_token(problem),
             ServiceError::RefreshRefused(problem) => Self::refresh_refused(problem),
             ServiceError::Forbidden => Self::forbidden(),
+            ServiceError::MissingAbility(ability) => Self::missing_ability(ability),
+            ServiceError::SessionRequired => Self::session_required(),
             ServiceError::EmailNotVerified => Self::email_not_verified(),
             ServiceError::NotFound => Self::not_found(Message::new("error-not-found")),
             ServiceError::Conflict { code, message } => Self::conflict(code, message),

@@ -24,11 +24,13 @@ use super::{
 use crate::{
     domain::{
         FieldErrors,
+        ability::Ability,
         idempotency::Fingerprint,
         listing::PageRequest,
-        order::{Currency, Order, OrderStatus},
+        order::{Currency, ItemRequests, Order, OrderStatus},
     },
     service::{
+        ServiceError,
         idempotency::{StoredResponse, is_stored},
         orders::{KeyedCreate, NewOrder, OrderEdit, OrderFilter},
     },
@@ -49,14 +51,33 @@ fn stored_order(body: &str) -> Option<OrderResource> {
 }
 
 /// The errors of an order's replace and update.
-const CHANGE: u32 =
-    PER_ID | JSON_BODY | FORBIDDEN | CONFLICT | EMAIL_NOT_VERIFIED | PRECONDITION_FAILED;
+const CHANGE: u32 = PER_ID
+    | JSON_BODY
+    | FORBIDDEN
+    | CONFLICT
+    | EMAIL_NOT_VERIFIED
+    | PRECONDITION_FAILED
+    | MISSING_ABILITY;
+
+/// Free lines set their own prices: an API token needs `orders:price` for them, besides what
+/// its owner may do.
+fn require_price_ability(
+    auth: &BearerAuth,
+    items: Option<&ItemRequests>,
+) -> Result<(), ServiceError> {
+    if items.is_some_and(|items| items.free_lines().next().is_some()) {
+        auth.0.require(Ability::OrdersPrice)
+    } else {
+        Ok(())
+    }
+}
 
 #[OpenApi(prefix_path = "/api", tag = "ApiTags::Orders")]
 impl OrdersApi {
     /// List orders
     ///
-    /// Your own orders; an admin sees everyone's and may filter by `user_id`.
+    /// Your own orders; an admin sees everyone's and may filter by `user_id`. API tokens need
+    /// `orders:read`.
     #[oai(path = "/orders", method = "get", operation_id = "order_list")]
     #[allow(clippy::too_many_arguments)]
     async fn list(
@@ -84,7 +105,11 @@ impl OrdersApi {
         /// Admins: only this user's orders. Others may pass only their own id.
         #[oai(validator(minimum(value = "1")))]
         user_id: Query<Option<i64>>,
-    ) -> Result<OrderListResponse, Failure<{ UNAUTHORIZED | FORBIDDEN | LIST | ALWAYS }>> {
+    ) -> Result<
+        OrderListResponse,
+        Failure<{ UNAUTHORIZED | FORBIDDEN | MISSING_ABILITY | LIST | ALWAYS }>,
+    > {
+        auth.0.require(Ability::OrdersRead)?;
         let filter = OrderFilter {
             status: status.0.map(OrderStatus::from),
             user_id: user_id.0,
@@ -119,7 +144,7 @@ impl OrdersApi {
     /// and nothing is ordered; cancelling, deleting a pending order or changing its items
     /// gives the difference back. When the
     /// server requires a verified email address, an unverified user (not an admin) gets 403
-    /// `email_not_verified`.
+    /// `email_not_verified`. API tokens need `orders:write`, and `orders:price` for free lines.
     ///
     /// With an `Idempotency-Key`, a repeat of the request (same user, key and body) is answered
     /// the first response again, with `Idempotent-Replayed: true`, and orders nothing; the same
@@ -140,8 +165,19 @@ impl OrdersApi {
         body: JsonBody<CreateOrderRequest>,
     ) -> Result<
         OrderCreatedResponse,
-        Failure<{ UNAUTHORIZED | JSON_BODY | CONFLICT | EMAIL_NOT_VERIFIED | IDEMPOTENT | ALWAYS }>,
+        Failure<
+            {
+                UNAUTHORIZED
+                    | JSON_BODY
+                    | CONFLICT
+                    | EMAIL_NOT_VERIFIED
+                    | MISSING_ABILITY
+                    | IDEMPOTENT
+                    | ALWAYS
+            },
+        >,
     > {
+        auth.0.require(Ability::OrdersWrite)?;
         let request = body.0;
         // The request as a repeat must match it: before anything is taken out of it.
         let fingerprint = idempotency_key.0.as_ref().map(|_| {
@@ -159,6 +195,7 @@ impl OrdersApi {
         let (Some(items), true) = (items, errors.is_empty()) else {
             return Err(ApiError::validation(errors).into());
         };
+        require_price_ability(&auth, Some(&items))?;
         let order = NewOrder {
             user_id: request.user_id,
             currency,
@@ -225,7 +262,7 @@ impl OrdersApi {
     ///
     /// Yours, or any for an admin. The `ETag` changes with every change to the order (its
     /// status included); send it back in `If-None-Match` to get a 304 while it is current, or
-    /// in `If-Match` to change only the version you read.
+    /// in `If-Match` to change only the version you read. API tokens need `orders:read`.
     #[oai(path = "/orders/:id", method = "get", operation_id = "order_view")]
     async fn view(
         &self,
@@ -235,7 +272,8 @@ impl OrdersApi {
         /// Tags you hold (or `*`): 304 without a body while one is current.
         #[oai(name = "If-None-Match")]
         if_none_match: Header<Option<String>>,
-    ) -> Result<OrderViewResponse, Failure<PER_ID>> {
+    ) -> Result<OrderViewResponse, Failure<{ PER_ID | MISSING_ABILITY }>> {
+        auth.0.require(Ability::OrdersRead)?;
         let order = state.orders.get(&auth.0.user, id.0).await?;
         let tag = order.entity_tag();
         if not_modified(&if_none_match, tag) {
@@ -252,7 +290,7 @@ impl OrdersApi {
     /// Yours, or any for an admin: every `created`, `updated` and `status_changed` event,
     /// oldest first, with who made it and the request's `X-Request-Id`. A request that changed
     /// both fields and the status has two events, `updated` then `status_changed`. Events are
-    /// never edited; they go only with the order.
+    /// never edited; they go only with the order. API tokens need `orders:read`.
     #[oai(
         path = "/orders/:id/events",
         method = "get",
@@ -272,7 +310,8 @@ impl OrdersApi {
             validator(minimum(value = "1"), maximum(value = "100"))
         )]
         per_page: Query<u64>,
-    ) -> Result<OrderEventListResponse, Failure<{ PER_ID | UNPROCESSABLE }>> {
+    ) -> Result<OrderEventListResponse, Failure<{ PER_ID | UNPROCESSABLE | MISSING_ABILITY }>> {
+        auth.0.require(Ability::OrdersRead)?;
         let page = state
             .orders
             .events(
@@ -300,7 +339,7 @@ impl OrdersApi {
     /// change only while `pending` (409 otherwise); owners may only cancel (403 otherwise). When the server requires a verified email
     /// address, an unverified user (not an admin) gets 403 `email_not_verified`. A request
     /// that changes nothing (the same content again) keeps the version and the `ETag`, and
-    /// adds no event.
+    /// adds no event. API tokens need `orders:write`, and `orders:price` for free lines.
     #[oai(path = "/orders/:id", method = "put", operation_id = "order_replace")]
     async fn replace(
         &self,
@@ -314,6 +353,7 @@ impl OrdersApi {
         if_match_header: Header<Option<String>>,
         body: JsonBody<ReplaceOrderRequest>,
     ) -> Result<OrderResponse, Failure<CHANGE>> {
+        auth.0.require(Ability::OrdersWrite)?;
         let request = body.0;
         let mut errors = FieldErrors::new();
         let changes = OrderEdit {
@@ -328,6 +368,7 @@ impl OrdersApi {
         if !errors.is_empty() {
             return Err(ApiError::validation(errors).into());
         }
+        require_price_ability(&auth, changes.items.as_ref())?;
         let order = state
             .orders
             .update(
@@ -344,7 +385,8 @@ impl OrdersApi {
     /// Update an order
     ///
     /// Changes only the fields sent (a null `notes` clears them); an empty body changes
-    /// nothing. Same rules as replace.
+    /// nothing. Same rules as replace. API tokens need `orders:write`, and `orders:price` for
+    /// free lines.
     #[oai(path = "/orders/:id", method = "patch", operation_id = "order_update")]
     async fn update(
         &self,
@@ -358,6 +400,7 @@ impl OrdersApi {
         if_match_header: Header<Option<String>>,
         body: JsonBody<UpdateOrderRequest>,
     ) -> Result<OrderResponse, Failure<CHANGE>> {
+        auth.0.require(Ability::OrdersWrite)?;
         let request = body.0;
         let mut errors = FieldErrors::new();
         let notes = match request.notes {
@@ -374,6 +417,7 @@ impl OrdersApi {
         if !errors.is_empty() {
             return Err(ApiError::validation(errors).into());
         }
+        require_price_ability(&auth, changes.items.as_ref())?;
         let order = state
             .orders
             .update(
@@ -390,7 +434,7 @@ impl OrdersApi {
     /// Delete an order
     ///
     /// Admins delete any order; an owner only a `pending` or `cancelled` one (409 otherwise).
-    /// Its history goes with it.
+    /// Its history goes with it. API tokens need `orders:write`.
     #[oai(path = "/orders/:id", method = "delete", operation_id = "order_delete")]
     async fn delete(
         &self,
@@ -401,7 +445,11 @@ impl OrdersApi {
         /// `precondition_failed` otherwise, and nothing is deleted.
         #[oai(name = "If-Match")]
         if_match_header: Header<Option<String>>,
-    ) -> Result<OrderDeletedResponse, Failure<{ PER_ID | CONFLICT | PRECONDITION_FAILED }>> {
+    ) -> Result<
+        OrderDeletedResponse,
+        Failure<{ PER_ID | CONFLICT | PRECONDITION_FAILED | MISSING_ABILITY }>,
+    > {
+        auth.0.require(Ability::OrdersWrite)?;
         state
             .orders
             .delete(&auth.0.user, id.0, if_match(&if_match_header).as_ref())

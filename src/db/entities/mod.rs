@@ -1,5 +1,6 @@
 //! Table rows as sea-orm sees them. API types and domain types are separate on purpose.
 
+pub mod api_tokens;
 pub mod email_verification_tokens;
 pub mod idempotency_keys;
 pub mod mail_throttle;
