@@ -40,6 +40,7 @@ from comptoir_client.api.orders import (  # noqa: E402
     order_view,
 )
 from comptoir_client.api.sessions import session_list, session_revoke  # noqa: E402
+from comptoir_client.api.tokens import token_create, token_delete, token_list  # noqa: E402
 from comptoir_client.api.products import (  # noqa: E402
     product_create,
     product_delete,
@@ -50,10 +51,14 @@ from comptoir_client.api.products import (  # noqa: E402
 )
 from comptoir_client.errors import UnexpectedStatus  # noqa: E402
 from comptoir_client.models import (  # noqa: E402
+    AbilityName,
+    ApiTokenList,
     CreateOrderRequest,
+    CreateTokenRequest,
     ErrorBody,
     LoginRequest,
     MessageResponse,
+    NewApiToken,
     Order,
     OrderEventPage,
     OrderEventType,
@@ -110,6 +115,43 @@ def device_sessions(step: str, client: AuthenticatedClient, device_name: str) ->
     """The ids of the live sessions of this account that were signed in as `device_name`."""
     listed: SessionList = expect(step, session_list.sync_detailed(client=client), HTTPStatus.OK, SessionList)
     return [s.id for s in listed.data if s.device_name == device_name]
+
+
+def tokens_journey(base_url: str, client: AuthenticatedClient) -> None:
+    """A warehouse gets an API token that may read orders and nothing else; it is deleted and
+    stops working at once."""
+    step = begin("create an API token (token_create)")
+    body = CreateTokenRequest(name="E2E Python warehouse", abilities=[AbilityName("orders:read")], expires_in=3600)
+    made: NewApiToken = expect(step, token_create.sync_detailed(client=client, body=body), HTTPStatus.CREATED, NewApiToken)
+    check(step, made.token.startswith("cmpt_"), f"token {made.token[:8]!r}…")
+    check(step, made.abilities == ["orders:read"], f"abilities {made.abilities}")
+    ok(step, f"201, id {made.id}, abilities {made.abilities}")
+
+    step = begin("the API token reads orders")
+    warehouse = AuthenticatedClient(base_url=base_url, token=made.token, raise_on_unexpected_status=True)
+    expect(step, order_list.sync_detailed(client=warehouse), HTTPStatus.OK, OrderPage)
+    ok(step, "200 with the API token")
+
+    step = begin("an ability the token lacks (403)")
+    r = order_delete.sync_detailed(1, client=warehouse)
+    lacking: ErrorBody = expect(step, r, HTTPStatus.FORBIDDEN, ErrorBody)
+    check(step, lacking.code == "missing_ability", f"code {lacking.code!r}")
+    r = token_list.sync_detailed(client=warehouse)
+    session_only: ErrorBody = expect(step, r, HTTPStatus.FORBIDDEN, ErrorBody)
+    check(step, session_only.code == "session_required", f"code {session_only.code!r}")
+    ok(step, f"ErrorBody {lacking.code}, then {session_only.code} for token_list")
+
+    step = begin("list API tokens (token_list)")
+    listed: ApiTokenList = expect(step, token_list.sync_detailed(client=client), HTTPStatus.OK, ApiTokenList)
+    check(step, [t.id for t in listed.data] == [made.id], f"ids {[t.id for t in listed.data]}")
+    check(step, not hasattr(listed.data[0], "token"), "the list shows the token")
+    ok(step, f"200, {len(listed.data)} token, without the token itself")
+
+    step = begin("delete the API token (token_delete)")
+    r = token_delete.sync_detailed(made.id, client=client)
+    check(step, r.status_code == HTTPStatus.NO_CONTENT, f"expected 204, got {r.status_code.value}: {r.content!r}")
+    denied: ErrorBody = expect(step, order_list.sync_detailed(client=warehouse), HTTPStatus.UNAUTHORIZED, ErrorBody)
+    ok(step, f"204, then the token gets 401 {denied.code}")
 
 
 def refresh_journey(base_url: str, public: Client, client: AuthenticatedClient, email: str, password: str) -> None:
@@ -434,6 +476,7 @@ def main() -> None:
 
     refresh_journey(base_url, public, client, email, password)
     catalogue(base_url, public, client)
+    tokens_journey(base_url, client)
 
     step = begin("logout")
     r = session_delete.sync_detailed(client=client)

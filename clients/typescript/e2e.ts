@@ -46,6 +46,46 @@ function expectError(step: string, r: { data?: unknown; error?: ErrorBody; respo
   return r.error;
 }
 
+/** A warehouse gets an API token that may read orders and nothing else; it is deleted and
+ * stops working at once. */
+async function tokensJourney(baseUrl: string, authed: Api): Promise<void> {
+  let step = "create an API token (token_create)";
+  const made = expectData(
+    step,
+    await authed.POST("/api/tokens", {
+      body: { name: "E2E TypeScript warehouse", abilities: ["orders:read"], expires_in: 3600 },
+    }),
+    201,
+  );
+  check(step, made.token.startsWith("cmpt_"), `token ${made.token.slice(0, 8)}…`);
+  check(step, JSON.stringify(made.abilities) === '["orders:read"]', `abilities ${JSON.stringify(made.abilities)}`);
+  ok(step, `201, id ${made.id}, abilities ${JSON.stringify(made.abilities)}`);
+
+  step = "the API token reads orders";
+  const warehouse = createClient<paths>({ baseUrl, headers: { Authorization: `Bearer ${made.token}` } });
+  expectData(step, await warehouse.GET("/api/orders"), 200);
+  ok(step, "200 with the API token");
+
+  step = "an ability the token lacks (403)";
+  const lacking = expectError(step, await warehouse.DELETE("/api/orders/{id}", { params: { path: { id: 1 } } }), 403);
+  check(step, lacking.code === "missing_ability", `code ${lacking.code}`);
+  const sessionOnly = expectError(step, await warehouse.GET("/api/tokens"), 403);
+  check(step, sessionOnly.code === "session_required", `code ${sessionOnly.code}`);
+  ok(step, `ErrorBody ${lacking.code}, then ${sessionOnly.code} for token_list`);
+
+  step = "list API tokens (token_list)";
+  const listed = expectData(step, await authed.GET("/api/tokens"), 200);
+  check(step, listed.data.length === 1 && listed.data[0]?.id === made.id, `ids ${listed.data.map((t) => t.id)}`);
+  check(step, !("token" in (listed.data[0] ?? {})), "the list shows the token");
+  ok(step, `200, ${listed.data.length} token, without the token itself`);
+
+  step = "delete the API token (token_delete)";
+  const deleted = await authed.DELETE("/api/tokens/{id}", { params: { path: { id: made.id } } });
+  check(step, deleted.response.status === 204, `expected 204, got ${deleted.response.status}`);
+  const denied = expectError(step, await warehouse.GET("/api/orders"), 401);
+  ok(step, `204, then the token gets 401 ${denied.code}`);
+}
+
 /** A phone signs in, refreshes, and has its spent refresh token replayed too late (a thief's
  * copy): the session ends. A tablet is then signed out from `authed` by its session id. */
 async function refreshJourney(baseUrl: string, api: Api, authed: Api, email: string, password: string): Promise<void> {
@@ -370,6 +410,7 @@ async function main(): Promise<void> {
 
   await refreshJourney(baseUrl, api, authed, email, password);
   await catalogue(baseUrl, api, authed);
+  await tokensJourney(baseUrl, authed);
 
   step = "logout";
   const bye = expectData(step, await authed.POST("/api/logout"), 200);

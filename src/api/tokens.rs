@@ -92,8 +92,10 @@ pub struct TokenResource {
     pub abilities: Vec<String>,
     pub created_at: Timestamp,
     /// Recorded at most once a minute: it may lag by up to a minute. `null` until first used.
+    #[oai(nullable)]
     pub last_used_at: Option<Timestamp>,
     /// `null`: until deleted.
+    #[oai(nullable)]
     pub expires_at: Option<Timestamp>,
 }
 
@@ -141,7 +143,9 @@ pub struct NewTokenResource {
     /// Send it as `Authorization: Bearer <token>`. Keep it secret: it is not shown again.
     pub token: String,
     pub created_at: Timestamp,
+    #[oai(nullable)]
     pub last_used_at: Option<Timestamp>,
+    #[oai(nullable)]
     pub expires_at: Option<Timestamp>,
 }
 
