@@ -8,7 +8,7 @@ use std::{
 
 use lettre::message::Mailbox;
 
-use crate::i18n::Locale;
+use crate::{domain::webhook::RetrySchedule, i18n::Locale};
 
 /// A value that must never reach a log line: `Debug` prints a placeholder.
 #[derive(Clone, PartialEq, Eq)]
@@ -210,7 +210,20 @@ pub struct Config {
     pub free_lines_for_anyone: bool,
     /// How long an `Idempotency-Key` of `POST /api/orders` is remembered.
     pub idempotency_key_ttl: Duration,
+    pub webhooks: WebhookSettings,
     pub log_format: LogFormat,
+}
+
+/// How events reach the webhooks.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// `WEBHOOK_RETRY_SCHEDULE`: the delays between a failed attempt and the next.
+    pub retry_schedule: RetrySchedule,
+    /// `WEBHOOK_ALLOW_PRIVATE`: `http://` and private or loopback addresses allowed (tests,
+    /// private networks).
+    pub allow_private: bool,
+    /// `WEBHOOK_TIMEOUT_SECS`: how long a delivery waits for its answer.
+    pub timeout: Duration,
 }
 
 /// A setting that could not be used; its `Display` is the one line printed before exiting.
@@ -350,9 +363,26 @@ impl Config {
             require_verified_email: flag(&get, "REQUIRE_VERIFIED_EMAIL", false)?,
             free_lines_for_anyone,
             idempotency_key_ttl: seconds(&get, "IDEMPOTENCY_KEY_TTL_SECS", 86_400, 1, 2_592_000)?,
+            webhooks: webhook_settings(&get)?,
             log_format,
         })
     }
+}
+
+fn webhook_settings(get: &impl Fn(&str) -> Option<String>) -> Result<WebhookSettings, ConfigError> {
+    Ok(WebhookSettings {
+        retry_schedule: match get("WEBHOOK_RETRY_SCHEDULE") {
+            None => RetrySchedule::standard(),
+            Some(raw) => RetrySchedule::parse(&raw).ok_or_else(|| {
+                invalid(
+                    "WEBHOOK_RETRY_SCHEDULE",
+                    format!("`{raw}` is not a list of seconds like 1,1,2"),
+                )
+            })?,
+        },
+        allow_private: flag(get, "WEBHOOK_ALLOW_PRIVATE", false)?,
+        timeout: seconds(get, "WEBHOOK_TIMEOUT_SECS", 10, 1, 60)?,
+    })
 }
 
 fn token_settings(get: &impl Fn(&str) -> Option<String>) -> Result<TokenSettings, ConfigError> {

@@ -185,15 +185,16 @@ async fn prune(config: &Config) -> anyhow::Result<()> {
         if let Some(pruned) = pruner.prune().await? {
             println!(
                 "deleted {} sessions, {} refresh tokens, {} password reset tokens, {} email \
-                 confirmation tokens, {} mail throttle entries, {} idempotency keys and {} \
-                 API tokens",
+                 confirmation tokens, {} mail throttle entries, {} idempotency keys, {} API \
+                 tokens and {} webhook events",
                 pruned.sessions,
                 pruned.refresh_tokens,
                 pruned.reset_tokens,
                 pruned.verification_tokens,
                 pruned.mail_throttle,
                 pruned.idempotency_keys,
-                pruned.api_tokens
+                pruned.api_tokens,
+                pruned.webhook_events
             );
             return Ok(());
         }

@@ -30,6 +30,8 @@ use crate::{
         session_cache::SessionCache,
         sessions::Sessions,
         users::Users,
+        webhook_delivery::DeliveryWorker,
+        webhooks::Webhooks,
     },
 };
 
@@ -243,6 +245,7 @@ async fn build_state(config: &Config, db: DatabaseConnection) -> anyhow::Result<
     }
     let sessions = Sessions::new(db.clone(), &config.tokens, cache.clone());
     let api_tokens = ApiTokens::new(db.clone(), cache, config.free_lines_for_anyone);
+    DeliveryWorker::new(db.clone(), &config.webhooks)?.run();
     let cursors = Cursors::new(&config.tokens.secret);
     if let Some(interval) = config.tokens.prune_interval {
         Pruner::new(db.clone()).run_every(interval);
@@ -286,6 +289,7 @@ async fn build_state(config: &Config, db: DatabaseConnection) -> anyhow::Result<
             cursors.clone(),
         ),
         products: Products::new(db.clone(), cursors),
+        webhooks: Webhooks::new(db.clone(), &config.webhooks),
         idempotency_keys: IdempotencyKeys::new(db.clone(), config.idempotency_key_ttl),
         health: Health::new(db, storage.clone(), limits.clone()),
         storage,

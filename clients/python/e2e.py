@@ -6,11 +6,16 @@ its binary to make an admin who stocks the catalogue: COMPTOIR_BIN=target/releas
 Prints one line per step; exits 1 at the first step that does not hold.
 """
 
+import hashlib
+import hmac
+import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, NoReturn
@@ -41,6 +46,15 @@ from comptoir_client.api.orders import (  # noqa: E402
 )
 from comptoir_client.api.sessions import session_list, session_revoke  # noqa: E402
 from comptoir_client.api.tokens import token_create, token_delete, token_list  # noqa: E402
+from comptoir_client.api.webhooks import (  # noqa: E402
+    webhook_create,
+    webhook_delete,
+    webhook_delivery_list,
+    webhook_delivery_redeliver,
+    webhook_list,
+    webhook_update,
+    webhook_view,
+)
 from comptoir_client.api.products import (  # noqa: E402
     product_create,
     product_delete,
@@ -55,10 +69,14 @@ from comptoir_client.models import (  # noqa: E402
     ApiTokenList,
     CreateOrderRequest,
     CreateTokenRequest,
+    CreateWebhookRequest,
+    DeliveryState,
+    EventName,
     ErrorBody,
     LoginRequest,
     MessageResponse,
     NewApiToken,
+    NewWebhook,
     Order,
     OrderEventPage,
     OrderEventType,
@@ -74,8 +92,12 @@ from comptoir_client.models import (  # noqa: E402
     TokenResponse,
     UpdateOrderRequest,
     UpdateProductRequest,
+    UpdateWebhookRequest,
     User,
     VerifyEmailRequest,
+    Webhook,
+    WebhookDeliveryPage,
+    WebhookList,
 )
 from comptoir_client.types import UNSET, Response  # noqa: E402
 
@@ -233,7 +255,7 @@ def refresh_journey(base_url: str, public: Client, client: AuthenticatedClient, 
     r = session_revoke.sync_detailed(tablets[0].id, client=client)
     gone: ErrorBody = expect(step, r, HTTPStatus.NOT_FOUND, ErrorBody)
     ok(step, f"204; the tablet's tokens are refused; the same id again is 404 {gone.code}")
-def catalogue(base_url: str, public: Client, customer: AuthenticatedClient) -> None:
+def catalogue(base_url: str, public: Client, customer: AuthenticatedClient) -> AuthenticatedClient:
     """An admin stocks a product; a customer orders it at the catalogue's price, which a later
     change does not touch; the stock runs out; a product in orders is withdrawn, not deleted."""
     password = "correct horse battery"
@@ -318,6 +340,101 @@ def catalogue(base_url: str, public: Client, customer: AuthenticatedClient) -> N
     r = product_delete.sync_detailed(spare.id, client=admin)
     check(step, r.status_code == HTTPStatus.NO_CONTENT, f"expected 204, got {r.status_code.value}")
     ok(step, "204")
+    return admin
+
+
+def verified(secret: str, header: str, body: bytes, tolerance: int = 300) -> bool:
+    """The README's check of Comptoir-Signature, as a receiver writes it."""
+    fields = dict(part.split("=", 1) for part in header.split(","))
+    expected = hmac.new(secret.encode(), fields["t"].encode() + b"." + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, fields["v1"]) and abs(time.time() - int(fields["t"])) <= tolerance
+
+
+def webhooks_journey(admin: AuthenticatedClient, customer: AuthenticatedClient) -> None:
+    """An admin points a webhook at a receiver here; a customer's order reaches it, signed; it
+    is sent again from the delivery log, paused, and deleted."""
+    received: list[tuple[str, str, bytes]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            received.append((self.headers.get("comptoir-event-id", ""), self.headers.get("comptoir-signature", ""), body))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+
+    def wait_for(step: str, count: int) -> None:
+        for _ in range(150):
+            if len(received) >= count:
+                return
+            time.sleep(0.1)
+        fail(step, f"{len(received)} deliveries, not {count}")
+
+    step = begin("create a webhook (webhook_create)")
+    body = CreateWebhookRequest(url=url, events=[EventName("order.created")], description="E2E Python receiver")
+    hook: NewWebhook = expect(step, webhook_create.sync_detailed(client=admin, body=body), HTTPStatus.CREATED, NewWebhook)
+    check(step, hook.secret.startswith("whsec_"), "no secret")
+    ok(step, f"201, webhook {hook.id}, events {[e.value for e in hook.events]}")
+
+    step = begin("an order reaches the receiver, signed")
+    items = [OrderItemInput(product="Thé vert, 100 g", quantity=1, unit_price_cents=650)]
+    order: Order = expect(
+        step, order_create.sync_detailed(client=customer, body=CreateOrderRequest(items=items)), HTTPStatus.CREATED, Order
+    )
+    wait_for(step, 1)
+    event_id, signature, raw = received[0]
+    check(step, verified(hook.secret, signature, raw), f"signature {signature!r} does not verify")
+    event = json.loads(raw)
+    check(step, event["id"] == event_id and event["type"] == "order.created", f"event {event['id']} {event['type']}")
+    check(step, event["data"]["id"] == order.id, f"data.id {event['data']['id']}")
+    ok(step, f"{event_id}, signature verified")
+
+    step = begin("the delivery log (webhook_delivery_list)")
+    log: WebhookDeliveryPage = expect(
+        step, webhook_delivery_list.sync_detailed(hook.id, client=admin), HTTPStatus.OK, WebhookDeliveryPage
+    )
+    for _ in range(50):
+        if log.data and log.data[0].state == DeliveryState.DELIVERED:
+            break
+        time.sleep(0.1)
+        log = expect(step, webhook_delivery_list.sync_detailed(hook.id, client=admin), HTTPStatus.OK, WebhookDeliveryPage)
+    delivery = log.data[0]
+    check(step, delivery.state == DeliveryState.DELIVERED and delivery.status_code == 200, f"{delivery}")
+    ok(step, f"200, {delivery.event_id} {delivery.state.value} after {delivery.attempts} attempt")
+
+    step = begin("send it again (webhook_delivery_redeliver)")
+    r = webhook_delivery_redeliver.sync_detailed(hook.id, delivery.id, client=admin)
+    check(step, r.status_code == HTTPStatus.ACCEPTED, f"expected 202, got {r.status_code.value}")
+    wait_for(step, 2)
+    check(step, received[1][0] == event_id and received[1][2] == raw, "not the same event")
+    ok(step, "202, the same event again")
+
+    step = begin("pause, list and view (webhook_update, webhook_list, webhook_view)")
+    paused: Webhook = expect(
+        step,
+        webhook_update.sync_detailed(hook.id, client=admin, body=UpdateWebhookRequest(enabled=False)),
+        HTTPStatus.OK,
+        Webhook,
+    )
+    check(step, paused.enabled is False, "still enabled")
+    listed: WebhookList = expect(step, webhook_list.sync_detailed(client=admin), HTTPStatus.OK, WebhookList)
+    check(step, hook.id in [w.id for w in listed.data], "not listed")
+    viewed: Webhook = expect(step, webhook_view.sync_detailed(hook.id, client=admin), HTTPStatus.OK, Webhook)
+    check(step, viewed.url == url and not hasattr(viewed, "secret"), f"{viewed}")
+    ok(step, "paused, listed and shown without its secret")
+
+    step = begin("delete the webhook (webhook_delete)")
+    r = webhook_delete.sync_detailed(hook.id, client=admin)
+    check(step, r.status_code == HTTPStatus.NO_CONTENT, f"expected 204, got {r.status_code.value}")
+    gone: ErrorBody = expect(step, webhook_view.sync_detailed(hook.id, client=admin), HTTPStatus.NOT_FOUND, ErrorBody)
+    server.shutdown()
+    ok(step, f"204, then 404 {gone.code}")
 
 
 def main() -> None:
@@ -475,8 +592,9 @@ def main() -> None:
     ok(step, f"Content-Language: fr, {gone_fr.message!r}")
 
     refresh_journey(base_url, public, client, email, password)
-    catalogue(base_url, public, client)
+    admin = catalogue(base_url, public, client)
     tokens_journey(base_url, client)
+    webhooks_journey(admin, client)
 
     step = begin("logout")
     r = session_delete.sync_detailed(client=client)

@@ -8,6 +8,9 @@
 
 import { setTimeout as sleep } from "node:timers/promises";
 import { execFileSync } from "node:child_process";
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 
 import createClient from "openapi-fetch";
 import type { components, paths } from "./generated/schema.js";
@@ -172,7 +175,7 @@ async function refreshJourney(baseUrl: string, api: Api, authed: Api, email: str
 
 /** An admin stocks a product; a customer orders it at the catalogue's price, which a later
  * change does not touch; the stock runs out; a product in orders is withdrawn, not deleted. */
-async function catalogue(baseUrl: string, api: Api, customer: Api): Promise<void> {
+async function catalogue(baseUrl: string, api: Api, customer: Api): Promise<Api> {
   const password = "correct horse battery";
   const tag = crypto.randomUUID().slice(0, 8);
 
@@ -264,6 +267,104 @@ async function catalogue(baseUrl: string, api: Api, customer: Api): Promise<void
   const gone = await admin.DELETE("/api/products/{id}", { params: { path: { id: spare.id } } });
   check(step, gone.response.status === 204, `expected 204, got ${gone.response.status}`);
   ok(step, "204");
+  return admin;
+}
+
+/** The README's check of Comptoir-Signature, as a receiver writes it. */
+function verified(secret: string, header: string, body: Buffer, tolerance = 300): boolean {
+  const fields = new Map(header.split(",").map((part) => part.split("=", 2) as [string, string]));
+  const t = fields.get("t") ?? "";
+  const v1 = fields.get("v1") ?? "";
+  const expected = createHmac("sha256", secret).update(`${t}.`).update(body).digest("hex");
+  const fresh = Math.abs(Date.now() / 1000 - Number(t)) <= tolerance;
+  return fresh && expected.length === v1.length && timingSafeEqual(Buffer.from(expected), Buffer.from(v1));
+}
+
+/** An admin points a webhook at a receiver here; a customer's order reaches it, signed; it is
+ * sent again from the delivery log, paused, and deleted. */
+async function webhooksJourney(admin: Api, customer: Api): Promise<void> {
+  const received: { eventId: string; signature: string; body: Buffer }[] = [];
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on("data", (chunk: Buffer) => chunks.push(chunk));
+    request.on("end", () => {
+      received.push({
+        eventId: String(request.headers["comptoir-event-id"] ?? ""),
+        signature: String(request.headers["comptoir-signature"] ?? ""),
+        body: Buffer.concat(chunks),
+      });
+      response.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+  const waitFor = async (step: string, count: number) => {
+    for (let i = 0; i < 150 && received.length < count; i++) await sleep(100);
+    check(step, received.length >= count, `${received.length} deliveries, not ${count}`);
+  };
+
+  let step = "create a webhook (webhook_create)";
+  const hook = expectData(
+    step,
+    await admin.POST("/api/webhooks", {
+      body: { url, events: ["order.created"], description: "E2E TypeScript receiver" },
+    }),
+    201,
+  );
+  check(step, hook.secret.startsWith("whsec_"), "no secret");
+  ok(step, `201, webhook ${hook.id}, events ${JSON.stringify(hook.events)}`);
+
+  step = "an order reaches the receiver, signed";
+  const order = expectData(
+    step,
+    await customer.POST("/api/orders", {
+      body: { items: [{ product: "Thé vert, 100 g", quantity: 1, unit_price_cents: 650 }] },
+    }),
+    201,
+  );
+  await waitFor(step, 1);
+  const first = received[0]!;
+  check(step, verified(hook.secret, first.signature, first.body), `signature ${first.signature} does not verify`);
+  const event = JSON.parse(first.body.toString("utf8"));
+  check(step, event.id === first.eventId && event.type === "order.created", `event ${event.id} ${event.type}`);
+  check(step, event.data.id === order.id, `data.id ${event.data.id}`);
+  ok(step, `${first.eventId}, signature verified`);
+
+  step = "the delivery log (webhook_delivery_list)";
+  const path = { params: { path: { id: hook.id } } };
+  let log = expectData(step, await admin.GET("/api/webhooks/{id}/deliveries", path), 200);
+  for (let i = 0; i < 50 && log.data[0]?.state !== "delivered"; i++) {
+    await sleep(100);
+    log = expectData(step, await admin.GET("/api/webhooks/{id}/deliveries", path), 200);
+  }
+  const delivery = log.data[0]!;
+  check(step, delivery.state === "delivered" && delivery.status_code === 200, JSON.stringify(delivery));
+  ok(step, `200, ${delivery.event_id} ${delivery.state} after ${delivery.attempts} attempt`);
+
+  step = "send it again (webhook_delivery_redeliver)";
+  const again = await admin.POST("/api/webhooks/{id}/deliveries/{delivery_id}/redeliver", {
+    params: { path: { id: hook.id, delivery_id: delivery.id } },
+  });
+  check(step, again.response.status === 202, `expected 202, got ${again.response.status}`);
+  await waitFor(step, 2);
+  check(step, received[1]!.eventId === first.eventId && received[1]!.body.equals(first.body), "not the same event");
+  ok(step, "202, the same event again");
+
+  step = "pause, list and view (webhook_update, webhook_list, webhook_view)";
+  const paused = expectData(step, await admin.PATCH("/api/webhooks/{id}", { ...path, body: { enabled: false } }), 200);
+  check(step, paused.enabled === false, "still enabled");
+  const listed = expectData(step, await admin.GET("/api/webhooks"), 200);
+  check(step, listed.data.some((w) => w.id === hook.id), "not listed");
+  const viewed = expectData(step, await admin.GET("/api/webhooks/{id}", path), 200);
+  check(step, viewed.url === url && !("secret" in viewed), JSON.stringify(viewed));
+  ok(step, "paused, listed and shown without its secret");
+
+  step = "delete the webhook (webhook_delete)";
+  const deleted = await admin.DELETE("/api/webhooks/{id}", path);
+  check(step, deleted.response.status === 204, `expected 204, got ${deleted.response.status}`);
+  const gone = expectError(step, await admin.GET("/api/webhooks/{id}", path), 404);
+  server.close();
+  ok(step, `204, then 404 ${gone.code}`);
 }
 
 async function main(): Promise<void> {
@@ -409,8 +510,9 @@ async function main(): Promise<void> {
   ok(step, `Content-Language: fr, ${JSON.stringify(goneFr.message)}`);
 
   await refreshJourney(baseUrl, api, authed, email, password);
-  await catalogue(baseUrl, api, authed);
+  const admin = await catalogue(baseUrl, api, authed);
   await tokensJourney(baseUrl, authed);
+  await webhooksJourney(admin, authed);
 
   step = "logout";
   const bye = expectData(step, await authed.POST("/api/logout"), 200);

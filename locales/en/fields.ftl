@@ -29,6 +29,8 @@ field-stock = the stock
 field-active = the active flag
 field-abilities = the abilities
 field-expires_in = the lifetime
+field-url = the URL
+field-events = the events
 
 # A field inside an entry of a list: "the quantity of item 2".
 field-in-entry = { $field } of { $entry }

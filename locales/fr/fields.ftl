@@ -29,6 +29,8 @@ field-stock = le stock
 field-active = l’indicateur « actif »
 field-abilities = les capacités
 field-expires_in = la durée de vie
+field-url = l’URL
+field-events = les événements
 
 # Un champ d’une entrée de liste : « la quantité de l’article 2 ».
 field-in-entry = { $field } de { $entry }

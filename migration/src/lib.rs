@@ -20,6 +20,7 @@ mod m20261208_000013_order_events;
 mod m20261209_000014_create_idempotency_keys;
 mod m20261211_000016_order_items_stock_taken;
 mod m20261212_000017_create_api_tokens;
+mod m20261213_000018_create_webhooks;
 
 pub struct Migrator;
 
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000014_create_idempotency_keys::Migration),
             Box::new(m20261211_000016_order_items_stock_taken::Migration),
             Box::new(m20261212_000017_create_api_tokens::Migration),
+            Box::new(m20261213_000018_create_webhooks::Migration),
         ]
     }
 }

@@ -20,6 +20,7 @@ mod spec;
 mod tokens;
 mod types;
 mod users;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -47,6 +48,7 @@ use crate::{
         rate_limit::RateLimits,
         sessions::Sessions,
         users::Users,
+        webhooks::Webhooks,
     },
 };
 pub use error::ErrorBody;
@@ -78,6 +80,7 @@ pub struct Services {
     pub storage: Storage,
     pub sessions: Sessions,
     pub api_tokens: ApiTokens,
+    pub webhooks: Webhooks,
     pub accounts: Accounts,
     pub users: Users,
     pub orders: Orders,
@@ -107,6 +110,8 @@ enum ApiTags {
     Sessions,
     /// API tokens with abilities, for the shop's other systems.
     Tokens,
+    /// Where the shop's events are delivered, signed, and how each delivery went.
+    Webhooks,
     /// Whether the service can serve.
     Health,
 }
@@ -120,6 +125,7 @@ type Api = (
     users::UsersApi,
     orders::OrdersApi,
     products::ProductsApi,
+    webhooks::WebhooksApi,
     health::HealthApi,
 );
 
@@ -158,6 +164,7 @@ fn openapi() -> OpenApiService<Api, ()> {
             users::UsersApi,
             orders::OrdersApi,
             products::ProductsApi,
+            webhooks::WebhooksApi,
             health::HealthApi,
         ),
         "Comptoir",

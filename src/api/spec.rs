@@ -52,13 +52,16 @@ const RESPONSE_DESCRIPTIONS: [(&str, &str, &str); 1] = [(
 const OPEN_OBJECTS: [&str; 1] = ["OAuthTokenRequest"];
 
 /// Response objects that always carry every field, `null` when empty.
-const COMPLETE_OBJECTS: [&str; 6] = [
+const COMPLETE_OBJECTS: [&str; 9] = [
     "User",
     "Order",
     "OrderItem",
     "Product",
     "ApiToken",
     "NewApiToken",
+    "Webhook",
+    "NewWebhook",
+    "WebhookDelivery",
 ];
 
 /// The finished document.

@@ -14,12 +14,14 @@ pub mod mail_throttle;
 pub mod notify;
 pub mod order_events;
 pub mod orders;
+pub mod outbox;
 pub mod products;
 pub mod refresh_tokens;
 pub mod reset_tokens;
 pub mod sessions;
 pub mod storage;
 pub mod users;
+pub mod webhooks;
 
 use std::{
     path::{Path, PathBuf},
@@ -384,4 +386,27 @@ where
         .limit(limit)
         .all(conn)
         .await
+}
+
+/// The same statement for either engine: PostgreSQL's `$1, $2…` become SQLite's `?` (each
+/// placeholder is written once, in order).
+pub(crate) fn statement(backend: DbBackend, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
+    let sql = if backend == DbBackend::Postgres {
+        sql.to_owned()
+    } else {
+        let mut out = String::with_capacity(sql.len());
+        let mut chars = sql.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+                while chars.peek().is_some_and(char::is_ascii_digit) {
+                    chars.next();
+                }
+                out.push('?');
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    };
+    Statement::from_sql_and_values(backend, sql, values)
 }

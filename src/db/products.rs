@@ -177,7 +177,8 @@ fn versioned(update: UpdateMany<Entity>) -> UpdateMany<Entity> {
 /// What [`take_stock`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Taken {
-    Taken,
+    /// Taken; `emptied` when no unit is left.
+    Taken { emptied: bool },
     /// The stock is not tracked (or the product is gone): nothing to take.
     Untracked,
     /// The stock is tracked and has fewer units than asked.
@@ -185,16 +186,20 @@ pub enum Taken {
 }
 
 /// Takes `units` of product `id`'s stock if it has that many: one conditional update, so that
-/// concurrent orders never take the same units.
+/// concurrent orders never take the same units. It returns what is left, so that running out
+/// costs no other query.
 pub async fn take_stock(conn: &impl ConnectionTrait, id: i64, units: i64) -> Result<Taken, DbErr> {
-    let taken = versioned(Entity::update_many())
-        .col_expr(Column::Stock, Expr::col(Column::Stock).sub(units))
-        .filter(Column::Id.eq(id))
-        .filter(Column::Stock.gte(units))
-        .exec(conn)
+    let left = conn
+        .query_one_raw(super::statement(
+            conn.get_database_backend(),
+            "UPDATE products SET stock = stock - $1, version = version + 1 \
+             WHERE id = $2 AND stock >= $3 RETURNING stock",
+            vec![units.into(), id.into(), units.into()],
+        ))
         .await?;
-    if taken.rows_affected > 0 {
-        return Ok(Taken::Taken);
+    if let Some(row) = left {
+        let left: i64 = row.try_get("", "stock")?;
+        return Ok(Taken::Taken { emptied: left == 0 });
     }
     let tracked = Entity::find_by_id(id)
         .one(conn)

@@ -11,6 +11,7 @@ pub mod precondition;
 pub mod product;
 pub mod session;
 pub mod text;
+pub mod webhook;
 
 use std::collections::BTreeMap;
 

@@ -3,13 +3,15 @@
 use super::{
     ServiceError,
     email_verification::EmailVerifications,
-    now,
+    now, outbox,
     password_hasher::{Claimant, PasswordHasher},
     sessions::{Sessions, TokenPair},
 };
 use crate::{
     db::{self, DatabaseConnection, users},
-    domain::{DeviceName, Email, FieldErrors, Message, Name, Password, Role, User},
+    domain::{
+        DeviceName, Email, FieldErrors, Message, Name, Password, Role, User, webhook::EventType,
+    },
     i18n::Locale,
 };
 
@@ -99,6 +101,13 @@ impl Accounts {
         .await?;
         let token = self.sessions.issue(&txn, user.id, device).await?;
         let link = self.verifications.issue(&txn, user.id, &user.email).await?;
+        outbox::record(
+            &txn,
+            EventType::UserCreated,
+            outbox::user_data(&user),
+            now(),
+        )
+        .await?;
         txn.commit().await?;
         tracing::Span::current().record("user_id", user.id);
         tracing::info!(user_id = user.id, "account registered");
@@ -182,7 +191,16 @@ impl Accounts {
             // Typed by the operator on the server: verified by the act.
             email_verified_at: Some(now()),
         };
-        let user = users::insert(&self.db, new, now()).await?;
+        let txn = db::begin(&self.db).await?;
+        let user = users::insert(&txn, new, now()).await?;
+        outbox::record(
+            &txn,
+            EventType::UserCreated,
+            outbox::user_data(&user),
+            now(),
+        )
+        .await?;
+        txn.commit().await?;
         Ok((user, AdminOutcome::Created))
     }
 }

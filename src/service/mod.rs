@@ -8,6 +8,7 @@ pub mod error;
 pub mod health;
 pub mod idempotency;
 pub mod orders;
+pub mod outbox;
 pub mod password_hasher;
 pub mod password_reset;
 pub mod products;
@@ -16,6 +17,8 @@ pub mod rate_limit;
 pub mod session_cache;
 pub mod sessions;
 pub mod users;
+pub mod webhook_delivery;
+pub mod webhooks;
 
 use chrono::{DateTime, SubsecRound, Utc};
 

@@ -5,7 +5,7 @@ use super::{
     cursors::Cursors,
     expected_version,
     idempotency::{self, RunningKey, StoredResponse},
-    now,
+    now, outbox,
 };
 pub use crate::domain::order::OrderSortKey;
 use crate::{
@@ -14,8 +14,9 @@ use crate::{
         FieldErrors, Message, User,
         listing::{CursorPage, Page, PageRequest, Sort},
         order::{Currency, ItemRequests, Items, Order, OrderChanges, OrderStatus, stock_moves},
-        order_event::{Actor, NewOrderEvent, OrderEvent},
+        order_event::{Actor, NewOrderEvent, OrderEvent, OrderEventKind},
         precondition::Condition,
+        webhook::EventType,
     },
 };
 
@@ -227,6 +228,13 @@ impl Orders {
             txn.rollback().await?;
             return Err(idempotency::in_use());
         }
+        outbox::record(
+            &txn,
+            EventType::OrderCreated,
+            outbox::order_data(&order),
+            created,
+        )
+        .await?;
         // The stock last: a product's row stays locked from its decrement to the commit, so
         // that the other orders of a product in demand wait for this one's commit only.
         let untracked = move_stock(&txn, &Items::from_stored(Vec::new()), &order.items).await?;
@@ -367,12 +375,10 @@ impl Orders {
         }
         let events =
             NewOrderEvent::for_changes(current.status, &changes, Actor::from(actor), request_id);
+        let kinds: Vec<OrderEventKind> = events.iter().map(|event| event.kind).collect();
         db::order_events::insert(&txn, id, events, updated_at).await?;
-        txn.commit().await?;
-        if let Some(next) = changes.status {
-            tracing::info!(order_id = id, from = %current.status, to = %next, "order status changed");
-        }
-        Ok(Order {
+        let from = current.status;
+        let order = Order {
             status: changes.status.unwrap_or(current.status),
             currency: changes.currency.unwrap_or(current.currency),
             items: changes.items.unwrap_or(current.items),
@@ -380,7 +386,13 @@ impl Orders {
             updated_at,
             version,
             ..current
-        })
+        };
+        announce(&txn, &order, from, &kinds).await?;
+        txn.commit().await?;
+        if order.status != from {
+            tracing::info!(order_id = id, from = %from, to = %order.status, "order status changed");
+        }
+        Ok(order)
     }
 
     /// An admin deletes any order; an owner only a pending or cancelled one. With `if_match`,
@@ -426,6 +438,8 @@ impl Orders {
         if status == Ok(OrderStatus::Pending) {
             move_stock(&txn, &lines, &Items::from_stored(Vec::new())).await?;
         }
+        let data = serde_json::json!({"id": id, "status": stored});
+        outbox::record(&txn, EventType::OrderDeleted, data, now()).await?;
         txn.commit().await?;
         tracing::info!(order_id = id, "order deleted");
         Ok(())
@@ -474,18 +488,26 @@ async fn move_stock(
 ) -> Result<Vec<i64>, ServiceError> {
     let mut short = Vec::new();
     let mut untracked = Vec::new();
+    let mut emptied = Vec::new();
     for (product_id, units) in stock_moves(&before.units_by_product(), &after.units_by_product()) {
         if units < 0 {
             db::products::give_back_stock(conn, product_id, -units).await?;
             continue;
         }
         match db::products::take_stock(conn, product_id, units).await? {
-            Taken::Taken => {}
+            Taken::Taken { emptied: false } => {}
+            Taken::Taken { emptied: true } => emptied.push(product_id),
             Taken::Untracked => untracked.push(product_id),
             Taken::Short => short.push(product_id),
         }
     }
     if short.is_empty() {
+        for product_id in emptied {
+            if let Some(product) = db::products::find_by_id(conn, product_id).await? {
+                let data = outbox::product_data(&product);
+                outbox::record(conn, EventType::ProductOutOfStock, data, now()).await?;
+            }
+        }
         Ok(untracked)
     } else {
         Err(ServiceError::Conflict {
@@ -493,6 +515,29 @@ async fn move_stock(
             message: Message::new("order-out-of-stock").with("lines", after.positions_of(&short)),
         })
     }
+}
+
+/// Writes to the outbox what a change of `order` (whose status was `from`) did, as its history
+/// records it: `order.updated`, `order.status_changed`, or both.
+async fn announce(
+    conn: &impl db::ConnectionTrait,
+    order: &Order,
+    from: OrderStatus,
+    kinds: &[OrderEventKind],
+) -> Result<(), ServiceError> {
+    for kind in kinds {
+        let (event_type, data) = match kind {
+            OrderEventKind::StatusChanged => (
+                EventType::OrderStatusChanged,
+                outbox::status_change_data(order, from),
+            ),
+            OrderEventKind::Created | OrderEventKind::Updated => {
+                (EventType::OrderUpdated, outbox::order_data(order))
+            }
+        };
+        outbox::record(conn, event_type, data, order.updated_at).await?;
+    }
+    Ok(())
 }
 
 /// Whether `actor` may make `changes` to `current`, as it stands.

@@ -1,6 +1,7 @@
 //! Deleting what can no longer be used: expired or revoked sessions (their refresh tokens go
 //! with them), expired refresh tokens, used or expired reset and confirmation tokens,
-//! mail-throttle rows whose window has passed, expired idempotency keys and expired API tokens. Every server does
+//! mail-throttle rows whose window has passed, expired idempotency keys, expired API tokens, and
+//! webhook events whose deliveries all ended more than `WEBHOOK_EVENTS_KEPT` ago. Every server does
 //! it now and then (`PRUNE_INTERVAL_SECS`), and `comptoir prune` on demand.
 //!
 //! Instances do not fight over it: on PostgreSQL a pass first takes a transaction-scoped
@@ -15,7 +16,7 @@ use chrono::TimeDelta;
 use super::{ServiceError, now};
 use crate::db::{
     self, ConnectionTrait, DatabaseConnection, api_tokens, email_verifications, idempotency_keys,
-    mail_throttle, refresh_tokens, reset_tokens, sessions,
+    mail_throttle, outbox, refresh_tokens, reset_tokens, sessions,
 };
 
 /// An arbitrary key for PostgreSQL's advisory lock that one pruning pass holds.
@@ -23,6 +24,9 @@ const PRUNE_LOCK: i64 = 0x7072_756e_6500; // "prune"
 
 /// Mail-throttle rows older than this hold nothing back: every window is shorter.
 const THROTTLE_KEPT: TimeDelta = TimeDelta::days(1);
+
+/// How long a webhook's delivery log keeps an event after its last delivery ended.
+const WEBHOOK_EVENTS_KEPT: TimeDelta = TimeDelta::days(30);
 
 /// What one pass deleted; `None` from [`Pruner::prune`] when another instance was at it.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +38,7 @@ pub struct Pruned {
     pub mail_throttle: u64,
     pub idempotency_keys: u64,
     pub api_tokens: u64,
+    pub webhook_events: u64,
 }
 
 #[derive(Clone)]
@@ -73,6 +78,7 @@ impl Pruner {
             mail_throttle: mail_throttle::prune(&txn, at - THROTTLE_KEPT).await?,
             idempotency_keys: idempotency_keys::prune(&txn, at).await?,
             api_tokens: api_tokens::prune(&txn, at).await?,
+            webhook_events: outbox::prune(&txn, at - WEBHOOK_EVENTS_KEPT).await?,
         };
         txn.commit().await?;
         Ok(Some(pruned))

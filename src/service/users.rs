@@ -4,7 +4,7 @@ use super::{
     ServiceError,
     cursors::Cursors,
     email_verification::EmailVerifications,
-    expected_version, now,
+    expected_version, now, outbox,
     password_hasher::{Claimant, PasswordHasher},
     rate_limit::RateLimits,
     sessions::{Authenticated, Sessions},
@@ -19,6 +19,7 @@ use crate::{
         Email, FieldErrors, Message, Name, Password, Role, User,
         listing::{CursorPage, Page, PageRequest, Sort},
         precondition::Condition,
+        webhook::EventType,
     },
     i18n::Locale,
 };
@@ -130,6 +131,13 @@ impl Users {
         let txn = db::begin(&self.db).await?;
         let user = users::insert(&txn, new, now()).await?;
         let link = self.verifications.issue(&txn, user.id, &user.email).await?;
+        outbox::record(
+            &txn,
+            EventType::UserCreated,
+            outbox::user_data(&user),
+            now(),
+        )
+        .await?;
         txn.commit().await?;
         tracing::info!(user_id = user.id, "user created by an admin");
         self.verifications.mail_later(user.clone(), link);
@@ -261,8 +269,12 @@ impl Users {
     ) -> Result<(), ServiceError> {
         let user = self.visible(actor, id).await?.user;
         let expected = expected_version(if_match, user.entity_tag())?;
-        match users::delete(&self.db, user.id, expected).await? {
+        let txn = db::begin(&self.db).await?;
+        match users::delete(&txn, user.id, expected).await? {
             Deletion::Deleted => {
+                let data = serde_json::json!({"id": user.id, "email": user.email});
+                outbox::record(&txn, EventType::UserDeleted, data, now()).await?;
+                txn.commit().await?;
                 self.sessions.changed(user.id).await;
                 tracing::info!(user_id = user.id, "user deleted");
                 Ok(())

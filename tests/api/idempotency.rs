@@ -480,7 +480,7 @@ async fn comptoir_prune_deletes_expired_keys_only() {
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(output.status.success(), "{stdout}");
     assert!(
-        stdout.contains("mail throttle entries, 1 idempotency keys and 0 API tokens"),
+        stdout.contains("mail throttle entries, 1 idempotency keys, 0 API tokens"),
         "{stdout}"
     );
     assert_eq!(

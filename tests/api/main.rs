@@ -45,3 +45,4 @@ mod tokens;
 mod translations;
 mod user_locale;
 mod users;
+mod webhooks;

@@ -718,7 +718,7 @@ async fn comptoir_prune_deletes_what_can_no_longer_be_used_and_keeps_live_sessio
     assert_eq!(
         comptoir_prune(&app).await,
         "deleted 3 sessions, 1 refresh tokens, 2 password reset tokens, 1 email confirmation \
-         tokens, 1 mail throttle entries, 0 idempotency keys and 0 API tokens"
+         tokens, 1 mail throttle entries, 0 idempotency keys, 0 API tokens and 0 webhook events"
     );
 
     // Ada's first session, the keeper and Carol's; a live refresh token each.
@@ -747,7 +747,7 @@ async fn comptoir_prune_deletes_what_can_no_longer_be_used_and_keeps_live_sessio
     assert_eq!(
         comptoir_prune(&app).await,
         "deleted 0 sessions, 0 refresh tokens, 0 password reset tokens, 0 email confirmation \
-         tokens, 0 mail throttle entries, 0 idempotency keys and 0 API tokens"
+         tokens, 0 mail throttle entries, 0 idempotency keys, 0 API tokens and 0 webhook events"
     );
 }
 

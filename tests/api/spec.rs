@@ -183,8 +183,14 @@ fn every_operation_has_an_id_one_tag_a_summary_and_typed_responses() {
 #[test]
 fn every_limit_in_the_spec_is_the_one_the_domain_declares() {
     use comptoir::domain::{
-        ability::*, account::*, idempotency::MAX_KEY_CHARS, listing::*, order::*, product::*,
+        ability::*,
+        account::*,
+        idempotency::MAX_KEY_CHARS,
+        listing::*,
+        order::*,
+        product::*,
         session::*,
+        webhook::{EventType, MAX_URL_CHARS, MAX_WEBHOOK_DESCRIPTION_CHARS},
     };
     let document: Value = serde_json::from_str(COMMITTED).unwrap();
     let expected = |field: &str, keyword: &str| -> Option<u64> {
@@ -219,6 +225,12 @@ fn every_limit_in_the_spec_is_the_one_the_domain_declares() {
             ("refresh_token", "maxLength") => MAX_REFRESH_TOKEN_CHARS,
             ("Idempotency-Key", "maxLength") => MAX_KEY_CHARS,
             ("abilities", "maxItems") => MAX_ABILITIES,
+            ("url", "maxLength") => MAX_URL_CHARS,
+            ("events", "maxItems") => EventType::ALL.len(),
+            (
+                "CreateWebhookRequest.description" | "UpdateWebhookRequest.description",
+                "maxLength",
+            ) => MAX_WEBHOOK_DESCRIPTION_CHARS,
             ("expires_in", "maximum") => return Some(MAX_TOKEN_LIFETIME_SECS),
             _ => return None,
         };

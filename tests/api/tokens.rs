@@ -462,7 +462,9 @@ async fn every_operation_checks_the_ability_its_description_names() {
                 .iter()
                 .find(|(prefix, _)| path.starts_with(prefix))
                 .map_or(1, |(_, id)| *id);
-            let url = path.replace("{id}", &id.to_string());
+            let url = path
+                .replace("{id}", &id.to_string())
+                .replace("{delivery_id}", &id.to_string());
             let method: Method = method.to_uppercase().parse().unwrap();
             let body = example_body(&spec, operation);
             let name = operation["operationId"].as_str().unwrap();
