@@ -294,16 +294,17 @@ fn delivery_from_row(row: Model, event: &outbox_events::Model) -> Delivery {
 }
 
 /// Deletes the events whose deliveries all ended before `before` (delivered or failed), with
-/// those deliveries, and the events nobody wanted; answers how many events.
+/// those deliveries, and the events no webhook wanted (their deliveries were written with them,
+/// so none can come later); answers how many events.
 pub async fn prune(conn: &impl ConnectionTrait, before: DateTime<Utc>) -> Result<u64, DbErr> {
     let backend = conn.get_database_backend();
     let deleted = conn
         .execute_raw(statement(
             backend,
-            "DELETE FROM outbox_events WHERE created_at < $1 AND NOT EXISTS \
+            "DELETE FROM outbox_events WHERE NOT EXISTS \
              (SELECT 1 FROM webhook_deliveries WHERE event_id = outbox_events.id \
-              AND (state = 'pending' OR last_attempt_at >= $2))",
-            vec![before.into(), before.into()],
+              AND (state = 'pending' OR last_attempt_at >= $1))",
+            vec![before.into()],
         ))
         .await?;
     Ok(deleted.rows_affected())

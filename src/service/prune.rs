@@ -1,7 +1,8 @@
 //! Deleting what can no longer be used: expired or revoked sessions (their refresh tokens go
 //! with them), expired refresh tokens, used or expired reset and confirmation tokens,
 //! mail-throttle rows whose window has passed, expired idempotency keys, expired API tokens, and
-//! webhook events whose deliveries all ended more than `WEBHOOK_EVENTS_KEPT` ago. Every server does
+//! webhook events that no webhook wanted or whose deliveries all ended more than
+//! `WEBHOOK_EVENTS_KEPT` ago. Every server does
 //! it now and then (`PRUNE_INTERVAL_SECS`), and `comptoir prune` on demand.
 //!
 //! Instances do not fight over it: on PostgreSQL a pass first takes a transaction-scoped

@@ -22,6 +22,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use hmac::{Hmac, Mac};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use sha2::Sha256;
+use tokio::sync::Semaphore;
 
 use super::{ServiceError, now, random_hex, to_hex};
 use crate::{
@@ -36,8 +37,9 @@ use crate::{
 /// How often an idle worker looks for due deliveries.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
-/// How many deliveries one pass claims, and sends at once.
-const BATCH: u64 = 16;
+/// How many deliveries an instance has in flight at most. Each is its own task, and a free
+/// slot is filled at the next look: a slow receiver holds one slot, not the queue.
+const IN_FLIGHT: usize = 32;
 
 /// How long a claim outlives its delivery's time-out: the time to record the attempt.
 const CLAIM_MARGIN: Duration = Duration::from_secs(5);
@@ -72,15 +74,39 @@ impl DeliveryWorker {
         })
     }
 
-    /// Delivers for as long as the runtime runs.
+    /// Delivers for as long as the runtime runs: claims as many due deliveries as there are
+    /// free slots, sends each in a task of its own, and looks again at once while it finds a
+    /// full load, else after `POLL_INTERVAL`.
     pub fn run(self) {
         let worker = Arc::new(self);
+        let slots = Arc::new(Semaphore::new(IN_FLIGHT));
         tokio::spawn(async move {
             loop {
-                match worker.clone().pass().await {
-                    // A full batch: there may be more due at once.
-                    Ok(sent) if sent as u64 == BATCH => continue,
-                    Ok(_) => {}
+                let free = slots.available_permits();
+                let claimed = if free == 0 {
+                    Ok(Vec::new())
+                } else {
+                    worker.claim(free).await
+                };
+                match claimed {
+                    Ok(claimed) => {
+                        let full = free > 0 && claimed.len() == free;
+                        for delivery in claimed {
+                            let Ok(slot) = slots.clone().acquire_owned().await else {
+                                return;
+                            };
+                            let worker = worker.clone();
+                            tokio::spawn(async move {
+                                let _slot = slot;
+                                if let Err(err) = worker.deliver(delivery).await {
+                                    tracing::warn!(error = %err, "a webhook delivery could not be recorded");
+                                }
+                            });
+                        }
+                        if full {
+                            continue;
+                        }
+                    }
                     Err(err) => tracing::warn!(error = %err, "webhook deliveries failed to run"),
                 }
                 tokio::time::sleep(POLL_INTERVAL).await;
@@ -88,26 +114,15 @@ impl DeliveryWorker {
         });
     }
 
-    /// Claims what is due and sends it, all at once; answers how many.
-    pub async fn pass(self: Arc<Self>) -> Result<usize, ServiceError> {
+    /// Claims up to `limit` due deliveries for this worker.
+    async fn claim(&self, limit: usize) -> Result<Vec<Claimed>, ServiceError> {
         let at = now();
         if !db::outbox::any_due(&self.db, at).await? {
-            return Ok(0);
+            return Ok(Vec::new());
         }
         let until = at + TimeDelta::from_std(self.timeout + CLAIM_MARGIN).unwrap_or_default();
-        let claimed = db::outbox::claim(&self.db, &self.holder, at, until, BATCH).await?;
-        let count = claimed.len();
-        let mut sending = tokio::task::JoinSet::new();
-        for delivery in claimed {
-            let worker = self.clone();
-            sending.spawn(async move { worker.deliver(delivery).await });
-        }
-        while let Some(done) = sending.join_next().await {
-            if let Ok(Err(err)) = done {
-                tracing::warn!(error = %err, "a webhook delivery could not be recorded");
-            }
-        }
-        Ok(count)
+        let limit = u64::try_from(limit).unwrap_or(u64::MAX);
+        Ok(db::outbox::claim(&self.db, &self.holder, at, until, limit).await?)
     }
 
     async fn deliver(&self, claimed: Claimed) -> Result<(), ServiceError> {

@@ -715,10 +715,11 @@ async fn comptoir_prune_deletes_what_can_no_longer_be_used_and_keeps_live_sessio
         .await
         .unwrap();
 
+    // The webhook events: the accounts' `user.created`, which no webhook wanted.
     assert_eq!(
         comptoir_prune(&app).await,
         "deleted 3 sessions, 1 refresh tokens, 2 password reset tokens, 1 email confirmation \
-         tokens, 1 mail throttle entries, 0 idempotency keys, 0 API tokens and 0 webhook events"
+         tokens, 1 mail throttle entries, 0 idempotency keys, 0 API tokens and 3 webhook events"
     );
 
     // Ada's first session, the keeper and Carol's; a live refresh token each.

@@ -31,6 +31,8 @@ use crate::helpers::{TestApp, TestDatabase, spawn_app_with, test_config};
 #[derive(Clone, Copy)]
 enum Answer {
     Status(u16),
+    /// A 307 to `/elsewhere`, which records what reaches it too.
+    Redirect,
     /// No answer for this long (past the sender's time-out).
     Hang(Duration),
 }
@@ -38,6 +40,7 @@ enum Answer {
 /// One request the receiver got.
 #[derive(Debug, Clone)]
 struct Hit {
+    path: String,
     event_id: String,
     signature: String,
     body: String,
@@ -58,9 +61,10 @@ struct Receiver {
 #[poem::handler]
 async fn receive(
     inbox: Data<&Arc<Mutex<Inbox>>>,
+    uri: &poem::http::Uri,
     headers: &poem::http::HeaderMap,
     body: String,
-) -> poem::http::StatusCode {
+) -> poem::Response {
     let header = |name: &str| {
         headers
             .get(name)
@@ -71,19 +75,27 @@ async fn receive(
     let answer = {
         let mut inbox = inbox.lock().unwrap();
         inbox.hits.push(Hit {
+            path: uri.path().to_owned(),
             event_id: header("comptoir-event-id"),
             signature: header("comptoir-signature"),
             body,
         });
         inbox.plan.pop_front().unwrap_or(Answer::Status(200))
     };
-    match answer {
+    let status = match answer {
         Answer::Status(status) => poem::http::StatusCode::from_u16(status).unwrap(),
+        Answer::Redirect => {
+            return poem::Response::builder()
+                .status(poem::http::StatusCode::TEMPORARY_REDIRECT)
+                .header("Location", "/elsewhere")
+                .finish();
+        }
         Answer::Hang(duration) => {
             tokio::time::sleep(duration).await;
             poem::http::StatusCode::OK
         }
-    }
+    };
+    poem::Response::builder().status(status).finish()
 }
 
 impl Receiver {
@@ -97,7 +109,10 @@ impl Receiver {
             .await
             .unwrap();
         let address = acceptor.local_addr()[0].as_socket_addr().copied().unwrap();
-        let app = Route::new().at("/hook", post(receive)).data(inbox.clone());
+        let app = Route::new()
+            .at("/hook", post(receive))
+            .at("/elsewhere", post(receive))
+            .data(inbox.clone());
         tokio::spawn(Server::new_with_acceptor(acceptor).run(app));
         Self {
             url: format!("http://{address}/hook"),
@@ -425,7 +440,7 @@ async fn every_event_is_delivered_once_and_signed() {
 #[tokio::test]
 async fn failures_are_retried_on_the_schedule_then_failed() {
     let receiver = Receiver::start(&[
-        Answer::Status(500),
+        Answer::Redirect,
         Answer::Hang(Duration::from_secs(4)),
         Answer::Status(200),
     ])
@@ -435,9 +450,10 @@ async fn failures_are_retried_on_the_schedule_then_failed() {
     let (webhook, secret) = subscribe(&app, &admin.token, &receiver.url, &["user.created"]).await;
     let ada = app.ordinary_user("Ada").await;
 
-    // A 500, a time-out, then a 200: three attempts of the same event.
+    // A redirect (not followed), a time-out, then a 200: three attempts of the same event.
     let hits = receiver.wait_for(3, 20).await;
     assert!(hits.iter().all(|hit| hit.event_id == hits[0].event_id));
+    assert!(hits.iter().all(|hit| hit.path == "/hook"), "{hits:?}");
     for hit in &hits {
         assert_signed(hit, &secret);
         assert_eq!(body_of(hit)["data"]["id"], ada.id);
@@ -447,13 +463,13 @@ async fn failures_are_retried_on_the_schedule_then_failed() {
     assert_eq!(log[0]["attempts"], 3);
 
     // A receiver that always fails: 1 + 2 retries, then `failed`, and nothing more.
-    let broken = Receiver::start(&[Answer::Status(503); 10]).await;
+    let broken = Receiver::start(&[Answer::Status(500); 10]).await;
     let (failing, _) = subscribe(&app, &admin.token, &broken.url, &["user.created"]).await;
     app.ordinary_user("Bob").await;
     let log = settled(&app, &admin.token, failing).await;
     assert_eq!(log[0]["state"], "failed", "{:?}", log[0]);
     assert_eq!(log[0]["attempts"], 3);
-    assert_eq!(log[0]["status_code"], 503);
+    assert_eq!(log[0]["status_code"], 500);
     assert_eq!(log[0]["next_attempt_at"], Value::Null);
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(broken.hits().len(), 3);
@@ -652,4 +668,32 @@ async fn two_instances_send_each_attempt_exactly_once() {
     ids.dedup();
     assert_eq!(before, ids.len(), "an event was delivered twice");
     assert_eq!(ids.len(), orders);
+}
+
+/// Pruning drops the events no webhook wanted at once, and a delivered event 30 days after
+/// its delivery ended.
+#[tokio::test]
+async fn pruning_drops_unwanted_events_at_once_and_delivered_ones_after_30_days() {
+    let receiver = Receiver::start(&[]).await;
+    let app = spawn_app_with(&FAST).await;
+    // Its `user.created` is wanted by nobody.
+    let admin = app.admin().await;
+    let (webhook, _) = subscribe(&app, &admin.token, &receiver.url, &["user.created"]).await;
+    app.ordinary_user("Ada").await;
+    settled(&app, &admin.token, webhook).await;
+    let db = app.db().await;
+    let prune = comptoir::service::prune::Pruner::new(db.clone());
+    let pruned = prune.prune().await.unwrap().unwrap();
+    assert_eq!(pruned.webhook_events, 1);
+    assert_eq!(deliveries(&app, &admin.token, webhook).await.len(), 1);
+
+    db.execute_unprepared(
+        "UPDATE webhook_deliveries SET last_attempt_at = '2020-01-01 00:00:00+00:00'",
+    )
+    .await
+    .unwrap();
+    let pruned = prune.prune().await.unwrap().unwrap();
+    assert_eq!(pruned.webhook_events, 1);
+    assert!(deliveries(&app, &admin.token, webhook).await.is_empty());
+    assert_eq!(receiver.hits().len(), 1);
 }
