@@ -74,42 +74,49 @@ impl DeliveryWorker {
         })
     }
 
-    /// Delivers for as long as the runtime runs: claims as many due deliveries as there are
-    /// free slots, sends each in a task of its own, and looks again at once while it finds a
-    /// full load, else after `POLL_INTERVAL`.
+    /// Delivers for as long as the runtime runs: waits for a free slot, claims as many due
+    /// deliveries as there are free slots, and sends each in a task of its own, which frees its
+    /// slot when done. When fewer were due than slots were free, it looks again after
+    /// `POLL_INTERVAL`.
     pub fn run(self) {
         let worker = Arc::new(self);
         let slots = Arc::new(Semaphore::new(IN_FLIGHT));
         tokio::spawn(async move {
             loop {
-                let free = slots.available_permits();
-                let claimed = if free == 0 {
-                    Ok(Vec::new())
-                } else {
-                    worker.claim(free).await
+                // Only this loop takes slots: once one is free, the others counted stay free.
+                let Ok(first) = slots.clone().acquire_owned().await else {
+                    return;
                 };
-                match claimed {
-                    Ok(claimed) => {
-                        let full = free > 0 && claimed.len() == free;
-                        for delivery in claimed {
-                            let Ok(slot) = slots.clone().acquire_owned().await else {
-                                return;
-                            };
-                            let worker = worker.clone();
-                            tokio::spawn(async move {
-                                let _slot = slot;
-                                if let Err(err) = worker.deliver(delivery).await {
-                                    tracing::warn!(error = %err, "a webhook delivery could not be recorded");
-                                }
-                            });
-                        }
-                        if full {
-                            continue;
-                        }
+                let free = slots.available_permits() + 1;
+                let claimed = match worker.claim(free).await {
+                    Ok(claimed) => claimed,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "webhook deliveries failed to run");
+                        Vec::new()
                     }
-                    Err(err) => tracing::warn!(error = %err, "webhook deliveries failed to run"),
+                };
+                let more_due = claimed.len() == free;
+                let mut first = Some(first);
+                for delivery in claimed {
+                    let slot = match first.take() {
+                        Some(slot) => slot,
+                        None => match slots.clone().acquire_owned().await {
+                            Ok(slot) => slot,
+                            Err(_) => return,
+                        },
+                    };
+                    let worker = worker.clone();
+                    tokio::spawn(async move {
+                        let _slot = slot;
+                        if let Err(err) = worker.deliver(delivery).await {
+                            tracing::warn!(error = %err, "a webhook delivery could not be recorded");
+                        }
+                    });
                 }
-                tokio::time::sleep(POLL_INTERVAL).await;
+                drop(first);
+                if !more_due {
+                    tokio::time::sleep(POLL_INTERVAL).await;
+                }
             }
         });
     }
