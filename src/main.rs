@@ -35,7 +35,7 @@ enum Command {
     Serve,
     /// Run pending migrations and exit
     Migrate,
-    /// Delete expired sessions, refresh tokens, links, idempotency keys and API tokens, and revoked sessions
+    /// Delete expired sessions, refresh tokens, links, idempotency keys, API tokens and old webhook events, and revoked sessions
     ///
     /// What a server also does every PRUNE_INTERVAL_SECS. Prints what it deleted.
     Prune,

@@ -157,21 +157,26 @@ pub async fn claim(
             ],
         ))
         .await?;
+    let mut event_ids = Vec::with_capacity(rows.len());
+    for row in &rows {
+        event_ids.push(row.try_get::<i64>("", "event_id")?);
+    }
+    // Their events in one query, not one each.
+    let events = outbox_events::Entity::find()
+        .filter(outbox_events::Column::Id.is_in(event_ids.clone()))
+        .all(conn)
+        .await?;
     let mut claimed = Vec::with_capacity(rows.len());
-    for row in rows {
-        let event_id: i64 = row.try_get("", "event_id")?;
-        let Some(event) = outbox_events::Entity::find_by_id(event_id)
-            .one(conn)
-            .await?
-        else {
+    for (row, event_id) in rows.iter().zip(event_ids) {
+        let Some(event) = events.iter().find(|event| event.id == event_id) else {
             continue;
         };
         claimed.push(Claimed {
             delivery_id: row.try_get("", "id")?,
             webhook_id: row.try_get("", "webhook_id")?,
             attempts: row.try_get("", "attempts")?,
-            event_public_id: event.public_id,
-            payload: event.payload,
+            event_public_id: event.public_id.clone(),
+            payload: event.payload.clone(),
         });
     }
     Ok(claimed)

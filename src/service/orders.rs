@@ -438,7 +438,7 @@ impl Orders {
         if status == Ok(OrderStatus::Pending) {
             move_stock(&txn, &lines, &Items::from_stored(Vec::new())).await?;
         }
-        let data = serde_json::json!({"id": id, "status": stored});
+        let data = outbox::order_deleted_data(id, &stored);
         outbox::record(&txn, EventType::OrderDeleted, data, now()).await?;
         txn.commit().await?;
         tracing::info!(order_id = id, "order deleted");

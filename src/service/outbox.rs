@@ -95,6 +95,16 @@ pub fn product_data(product: &Product) -> Value {
     })
 }
 
+/// A deleted order: its id, and the status it was deleted in.
+pub fn order_deleted_data(id: i64, status: &str) -> Value {
+    json!({"id": id, "status": status})
+}
+
+/// A deleted user: their id, and the address they had.
+pub fn user_deleted_data(user: &User) -> Value {
+    json!({"id": user.id, "email": user.email})
+}
+
 /// A user as `GET /api/users/{id}` shows them.
 pub fn user_data(user: &User) -> Value {
     json!({

@@ -272,7 +272,7 @@ impl Users {
         let txn = db::begin(&self.db).await?;
         match users::delete(&txn, user.id, expected).await? {
             Deletion::Deleted => {
-                let data = serde_json::json!({"id": user.id, "email": user.email});
+                let data = outbox::user_deleted_data(&user);
                 outbox::record(&txn, EventType::UserDeleted, data, now()).await?;
                 txn.commit().await?;
                 self.sessions.changed(user.id).await;
