@@ -245,7 +245,6 @@ async fn build_state(config: &Config, db: DatabaseConnection) -> anyhow::Result<
     }
     let sessions = Sessions::new(db.clone(), &config.tokens, cache.clone());
     let api_tokens = ApiTokens::new(db.clone(), cache, config.free_lines_for_anyone);
-    DeliveryWorker::new(db.clone(), &config.webhooks)?.run();
     let cursors = Cursors::new(&config.tokens.secret);
     if let Some(interval) = config.tokens.prune_interval {
         Pruner::new(db.clone()).run_every(interval);
@@ -255,6 +254,7 @@ async fn build_state(config: &Config, db: DatabaseConnection) -> anyhow::Result<
     let storage = Storage::watch(&db)
         .await
         .context("watching the database files")?;
+    DeliveryWorker::new(db.clone(), storage.clone(), &config.webhooks)?.run();
     let email_verifications =
         EmailVerifications::new(db.clone(), mailer.clone(), sessions.clone(), &config.mail);
     let accounts = Accounts::new(

@@ -30,6 +30,7 @@ use crate::{
     db::{
         self, DatabaseConnection,
         outbox::{Attempt, Claimed},
+        storage::Storage,
     },
     domain::webhook::{RetrySchedule, is_public, literal_address},
 };
@@ -46,6 +47,9 @@ const CLAIM_MARGIN: Duration = Duration::from_secs(5);
 
 pub struct DeliveryWorker {
     db: DatabaseConnection,
+    /// SQLite's files, checked before each look at the database, as requests check them: a
+    /// worker must not touch files that failed (a truncated `-shm` would crash the process).
+    storage: Storage,
     client: reqwest::Client,
     schedule: RetrySchedule,
     timeout: Duration,
@@ -55,7 +59,11 @@ pub struct DeliveryWorker {
 }
 
 impl DeliveryWorker {
-    pub fn new(db: DatabaseConnection, settings: &WebhookSettings) -> anyhow::Result<Self> {
+    pub fn new(
+        db: DatabaseConnection,
+        storage: Storage,
+        settings: &WebhookSettings,
+    ) -> anyhow::Result<Self> {
         let mut client = reqwest::Client::builder()
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout)
@@ -66,6 +74,7 @@ impl DeliveryWorker {
         }
         Ok(Self {
             db,
+            storage,
             client: client.build()?,
             schedule: settings.retry_schedule.clone(),
             timeout: settings.timeout,
@@ -91,7 +100,7 @@ impl DeliveryWorker {
                 let claimed = match worker.claim(free).await {
                     Ok(claimed) => claimed,
                     Err(err) => {
-                        tracing::warn!(error = %err, "webhook deliveries failed to run");
+                        worker.failed(&err);
                         Vec::new()
                     }
                 };
@@ -109,7 +118,7 @@ impl DeliveryWorker {
                     tokio::spawn(async move {
                         let _slot = slot;
                         if let Err(err) = worker.deliver(delivery).await {
-                            tracing::warn!(error = %err, "a webhook delivery could not be recorded");
+                            worker.failed(&err);
                         }
                     });
                 }
@@ -121,8 +130,19 @@ impl DeliveryWorker {
         });
     }
 
-    /// Claims up to `limit` due deliveries for this worker.
+    /// Logs a failure, and breaks the storage for every user of it when SQLite's files failed.
+    fn failed(&self, err: &ServiceError) {
+        if let ServiceError::StorageFailed { problem, .. } = err {
+            self.storage.trip(problem);
+        }
+        tracing::warn!(error = %err, "webhook deliveries failed to run");
+    }
+
+    /// Claims up to `limit` due deliveries for this worker; none while the storage is broken.
     async fn claim(&self, limit: usize) -> Result<Vec<Claimed>, ServiceError> {
+        if self.storage.check().is_err() {
+            return Ok(Vec::new());
+        }
         let at = now();
         if !db::outbox::any_due(&self.db, at).await? {
             return Ok(Vec::new());
@@ -133,6 +153,10 @@ impl DeliveryWorker {
     }
 
     async fn deliver(&self, claimed: Claimed) -> Result<(), ServiceError> {
+        // The claim runs out and another instance sends it.
+        if self.storage.check().is_err() {
+            return Ok(());
+        }
         let Some((url, secret)) = db::webhooks::target(&self.db, claimed.webhook_id).await? else {
             return Ok(());
         };
@@ -169,6 +193,9 @@ impl DeliveryWorker {
             state = attempt.state,
             "webhook delivery attempted"
         );
+        if self.storage.check().is_err() {
+            return Ok(());
+        }
         db::outbox::finish(&self.db, &claimed, &self.holder, &attempt).await?;
         Ok(())
     }
